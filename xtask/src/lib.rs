@@ -1,0 +1,11 @@
+//! minidynamo's project automation (the cargo-xtask pattern): everything a
+//! contributor or CI runs, written in Rust so it works wherever cargo does.
+//!
+//! `cargo xtask test` is the README's test command: [`stages::all`] lists what
+//! it runs, one small function per stage.
+
+pub mod book;
+pub mod cmd;
+pub mod serve;
+pub mod stages;
+pub mod workshop;

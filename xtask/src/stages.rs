@@ -1,0 +1,140 @@
+//! The stages of `cargo xtask test`, in order. A stage is one small function;
+//! adding a client suite means adding one function and one line to [`all`].
+
+use std::path::Path;
+use std::time::Instant;
+
+use crate::cmd::{self, Result, TestCounts};
+
+/// A stage returns the tests it ran, if it runs tests (so the total is honest).
+pub type StageFn = fn(&Path) -> Result<TestCounts>;
+
+#[derive(Debug)]
+pub struct Stage {
+    pub name: &'static str,
+    pub what: &'static str,
+    pub run: StageFn,
+}
+
+// ANCHOR: stages
+pub fn all() -> Vec<Stage> {
+    vec![
+        Stage {
+            name: "fmt",
+            what: "cargo fmt --all --check",
+            run: fmt,
+        },
+        Stage {
+            name: "clippy",
+            what: "cargo clippy --workspace --all-targets -- -D warnings",
+            run: clippy,
+        },
+        Stage {
+            name: "test",
+            what: "cargo test --workspace",
+            run: test,
+        },
+        Stage {
+            name: "book",
+            what: "build the book, checking includes and links",
+            run: book,
+        },
+        Stage {
+            name: "workshop",
+            what: "strip every step's exercises: compiles, fails; solution passes",
+            run: workshop,
+        },
+    ]
+}
+// ANCHOR_END: stages
+
+fn fmt(root: &Path) -> Result<TestCounts> {
+    cmd::run(
+        cmd::cargo()
+            .current_dir(root)
+            .args(["fmt", "--all", "--check"]),
+    )?;
+    Ok(TestCounts::default())
+}
+
+fn clippy(root: &Path) -> Result<TestCounts> {
+    cmd::run(cmd::cargo().current_dir(root).args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    Ok(TestCounts::default())
+}
+
+fn test(root: &Path) -> Result<TestCounts> {
+    let mut command = cmd::cargo();
+    command.current_dir(root).args(["test", "--workspace"]);
+    let (status, counts) = cmd::run_counting_tests(&mut command)?;
+    if !status.success() {
+        return Err(format!("`cargo test --workspace` failed ({status})"));
+    }
+    Ok(counts)
+}
+
+fn book(root: &Path) -> Result<TestCounts> {
+    crate::book::build(&root.join("book"))?;
+    println!("book: built into target/book");
+    Ok(TestCounts::default())
+}
+
+fn workshop(root: &Path) -> Result<TestCounts> {
+    crate::workshop::check(root)?;
+    Ok(TestCounts::default())
+}
+
+/// Runs the stages in order, stopping at the first failure, and closes with
+/// one summary line of the tests run.
+pub fn run(root: &Path, only: Option<&str>) -> Result<()> {
+    let stages: Vec<Stage> = all()
+        .into_iter()
+        .filter(|s| only.is_none_or(|name| s.name == name))
+        .collect();
+    if stages.is_empty() {
+        let names: Vec<&str> = all().iter().map(|s| s.name).collect();
+        return Err(format!(
+            "no such stage; the stages are: {}",
+            names.join(", ")
+        ));
+    }
+    let total = stages.len();
+    let started = Instant::now();
+    let mut counts = TestCounts::default();
+    for (index, stage) in stages.iter().enumerate() {
+        println!("==> [{}/{total}] {}: {}", index + 1, stage.name, stage.what);
+        let stage_started = Instant::now();
+        let result = (stage.run)(root);
+        let seconds = stage_started.elapsed().as_secs_f64();
+        match result {
+            Ok(found) => {
+                counts.add(found);
+                println!(
+                    "==> [{}/{total}] {} ok ({seconds:.1}s)",
+                    index + 1,
+                    stage.name
+                );
+            }
+            Err(e) => {
+                println!(
+                    "==> [{}/{total}] {} FAILED ({seconds:.1}s)",
+                    index + 1,
+                    stage.name
+                );
+                return Err(e);
+            }
+        }
+    }
+    println!(
+        "==> all {total} stages passed in {:.0}s",
+        started.elapsed().as_secs_f64()
+    );
+    println!("tests: {} passed, {} failed", counts.passed, counts.failed);
+    Ok(())
+}
