@@ -148,18 +148,18 @@ fn anchored(text: &str, anchor: &str) -> Option<String> {
             .and_then(|rest| rest.split_whitespace().next())
             .is_some_and(|name| name == anchor)
     };
-    let mut inside = false;
-    let mut found = None::<String>;
+    // `None` until the start marker is seen; then the text collected so far.
+    let mut body: Option<String> = None;
     for line in text.lines() {
-        if !inside && names(line, "ANCHOR:") {
-            inside = true;
-            found.get_or_insert_with(String::new);
-        } else if inside && names(line, "ANCHOR_END:") {
-            return found;
-        } else if inside && !line.contains("ANCHOR:") && !line.contains("ANCHOR_END:") {
-            if let Some(body) = found.as_mut() {
-                body.push_str(line);
-                body.push('\n');
+        match body.as_mut() {
+            None if names(line, "ANCHOR:") => body = Some(String::new()),
+            None => {}
+            Some(_) if names(line, "ANCHOR_END:") => return body,
+            // Other anchors' marker lines are not part of the text, as in mdBook.
+            Some(_) if line.contains("ANCHOR:") || line.contains("ANCHOR_END:") => {}
+            Some(collected) => {
+                collected.push_str(line);
+                collected.push('\n');
             }
         }
     }
