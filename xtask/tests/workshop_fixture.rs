@@ -16,6 +16,12 @@ fn fixture() -> (tempfile::TempDir, PathBuf) {
     (dir, root)
 }
 
+/// Checks the fixture copy with a target directory of its own, whatever
+/// CARGO_TARGET_DIR says, so tests running in parallel never share copies.
+fn check(root: &Path) -> Result<(), String> {
+    workshop::check_in(root, &root.join("target"))
+}
+
 fn edit(root: &Path, from: &str, to: &str) {
     let file = root.join("step01-demo/src/lib.rs");
     let text = fs::read_to_string(&file).unwrap();
@@ -55,7 +61,7 @@ fn catalogue_lists_exercises_with_their_tests() {
 #[test]
 fn check_passes_on_the_fixture_and_start_writes_a_red_workshop() {
     let (dir, root) = fixture();
-    workshop::check(&root).unwrap();
+    check(&root).unwrap();
 
     let into = dir.path().join("learner");
     workshop::start(&root, "step01", &into).unwrap();
@@ -93,7 +99,7 @@ fn check_names_the_place_of_an_unterminated_marker() {
         "    xs.iter().sum()\n    // END EXERCISE\n",
         "    xs.iter().sum()\n",
     );
-    let error = workshop::check(&root).unwrap_err();
+    let error = check(&root).unwrap_err();
     assert!(
         error.contains("step01-demo/src/lib.rs:12: exercise region nested inside the region opened at line 5 (exercise 01.1): is an `// END EXERCISE` missing?"),
         "{error}"
@@ -110,7 +116,7 @@ fn check_names_a_region_that_does_not_compile_as_todo() {
         "    best\n    // END EXERCISE\n",
         "    // END EXERCISE\n    best\n",
     );
-    let error = workshop::check(&root).unwrap_err();
+    let error = check(&root).unwrap_err();
     assert!(error.contains("does not compile"), "{error}");
     assert!(error.contains("step01-demo/src/lib.rs:"), "{error}");
     assert!(error.contains("exercise 01.2"), "{error}");
@@ -124,7 +130,7 @@ fn check_rejects_an_exercise_whose_tests_pass_without_it() {
         "assert_eq!(sum(&[1, 2, 3]), 6);",
         "assert_eq!(1 + 2 + 3, 6);",
     );
-    let error = workshop::check(&root).unwrap_err();
+    let error = check(&root).unwrap_err();
     assert!(
         error.contains(
             "exercise 01.1 (step01-demo/src/lib.rs:5): its tests pass without the solution"
@@ -137,6 +143,6 @@ fn check_rejects_an_exercise_whose_tests_pass_without_it() {
 fn check_rejects_an_exercise_without_tests() {
     let (_dir, root) = fixture();
     edit(&root, "fn ex01_1_sums()", "fn sums()");
-    let error = workshop::check(&root).unwrap_err();
+    let error = check(&root).unwrap_err();
     assert!(error.contains("exercise 01.1 has no test"), "{error}");
 }
