@@ -6,6 +6,7 @@
 
 pub mod book;
 pub mod cmd;
+pub mod runs;
 pub mod serve;
 pub mod stages;
 pub mod workshop;

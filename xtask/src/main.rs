@@ -14,6 +14,8 @@ cargo xtask <command>
   workshop start STEP --into DIR
                                 a copy of the workspace with STEP's exercises as todo!()
   workshop check                stripped copies compile, their tests fail; solutions pass
+  bench NAME [-- ARGS]          a benchmark against its named peer (bench help lists them)
+  crash [--kills N]             every SIGKILL crash test, N kills each (default 200)
 ";
 
 fn main() -> ExitCode {
@@ -39,6 +41,13 @@ fn dispatch(args: &[String]) -> Result<()> {
         ["workshop", "start", step, "--into", dir] | ["workshop", "start", "--into", dir, step] => {
             xtask::workshop::start(&root, step, &PathBuf::from(dir))
         }
+        ["bench", name] => xtask::runs::bench(&root, name, &[]),
+        ["bench", name, "--", extra @ ..] => xtask::runs::bench(&root, name, extra),
+        ["crash"] => xtask::runs::crash(&root, 200),
+        ["crash", "--kills", n] => xtask::runs::crash(
+            &root,
+            n.parse().map_err(|_| format!("bad kill count `{n}`"))?,
+        ),
         [] | ["help"] | ["--help"] | ["-h"] => {
             print!("{HELP}");
             Ok(())

@@ -1,0 +1,71 @@
+//! Long runs that are not part of `cargo xtask test`: benchmarks and the
+//! heavier crash and simulation schedules. Each names the package and target
+//! it runs, so adding one is one table row.
+
+use std::path::Path;
+
+use crate::cmd::{self, Result};
+
+/// `cargo xtask bench NAME`: a benchmark target run in release mode.
+#[derive(Debug)]
+pub struct Bench {
+    pub name: &'static str,
+    pub package: &'static str,
+    pub target: &'static str,
+    pub what: &'static str,
+}
+
+// ANCHOR: benches
+pub const BENCHES: &[Bench] = &[Bench {
+    name: "wal",
+    package: "step01-kv",
+    target: "wal",
+    what: "durable writes/s with 1, 8 and 64 writers beside the raw fsync rate",
+}];
+// ANCHOR_END: benches
+
+/// Crash tests that read `MINIDYNAMO_CRASH_KILLS` for their number of kills.
+pub const CRASH_TESTS: &[(&str, &str)] = &[("step01-kv", "crash_sigkill")];
+
+pub fn bench(root: &Path, name: &str, extra: &[&str]) -> Result<()> {
+    let Some(bench) = BENCHES.iter().find(|b| b.name == name) else {
+        let names: Vec<String> = BENCHES
+            .iter()
+            .map(|b| format!("{} ({})", b.name, b.what))
+            .collect();
+        return Err(format!(
+            "no benchmark `{name}`; the benchmarks are:\n  {}",
+            names.join("\n  ")
+        ));
+    };
+    println!("bench {}: {}", bench.name, bench.what);
+    cmd::run(
+        cmd::cargo()
+            .current_dir(root)
+            .args(["bench", "-p", bench.package, "--bench", bench.target, "--"])
+            .args(extra),
+    )
+}
+
+/// Runs every crash test with `kills` kills each, in release mode.
+pub fn crash(root: &Path, kills: u64) -> Result<()> {
+    for (package, test) in CRASH_TESTS {
+        println!("crash: {package} {test} with {kills} kills");
+        cmd::run(
+            cmd::cargo()
+                .current_dir(root)
+                .env("MINIDYNAMO_CRASH_KILLS", kills.to_string())
+                .args([
+                    "test",
+                    "--release",
+                    "-p",
+                    package,
+                    "--test",
+                    test,
+                    "--",
+                    "--nocapture",
+                ]),
+        )?;
+    }
+    Ok(())
+}
