@@ -296,6 +296,12 @@ pub trait StorageEngine: Send + Sync {
         limit: usize,
     ) -> Result<Vec<KeyValue>>;
 
+    /// Makes every write acknowledged so far durable, whatever the fsync
+    /// policy. A caller that is about to make this engine's data the only
+    /// copy (step 3's partition split, before it commits the new partition
+    /// map and deletes the parent) calls it first.
+    fn sync(&self) -> Result<()>;
+
     /// Writes one key: a batch of a single put.
     fn put(&self, key: &[u8], value: &[u8]) -> Result<SequenceNumber> {
         let mut batch = WriteBatch::new();

@@ -99,11 +99,6 @@ impl KvStore {
     }
     // ANCHOR_END: open
 
-    /// Makes every write so far durable, whatever the fsync policy.
-    pub fn sync(&self) -> Result<()> {
-        self.wal.sync()
-    }
-
     /// The log's counters: records appended and fsyncs since opening.
     pub fn wal_stats(&self) -> Result<WalStats> {
         self.wal.stats()
@@ -152,6 +147,11 @@ impl StorageEngine for KvStore {
         limit: usize,
     ) -> Result<Vec<KeyValue>> {
         Ok(self.read_memtable()?.scan(range, direction, limit))
+    }
+
+    /// Makes every write so far durable, whatever the fsync policy.
+    fn sync(&self) -> Result<()> {
+        self.wal.sync()
     }
 }
 

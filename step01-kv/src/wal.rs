@@ -833,6 +833,11 @@ impl Shared {
             state.stats.syncs += syncs;
             state.check_invariants();
             to_wake.append(&mut state.in_flight);
+            if state.synced_seq >= state.sync_requested {
+                // `sync` callers that arrived while this round was in flight
+                // are covered by it; no later round may come to wake them.
+                to_wake.append(&mut state.sync_waiters);
+            }
         }
     }
 
@@ -1464,6 +1469,37 @@ mod tests {
         drop(wal); // Joins the syncer thread.
         let (_, records) = open_collect(dir.path(), interval).unwrap();
         assert_eq!(records.len(), 1);
+    }
+
+    #[test]
+    fn a_sync_that_arrives_during_a_covering_round_returns() {
+        const ROUNDS: u64 = 200;
+        let dir = tempfile::tempdir().unwrap();
+        let interval = WalOptions {
+            fsync: FsyncPolicy::Interval(Duration::from_micros(300)),
+            ..WalOptions::default()
+        };
+        let (wal, _) = open_collect(dir.path(), interval).unwrap();
+        let wal = std::sync::Arc::new(wal);
+        let (done, finished) = std::sync::mpsc::channel();
+        // Detached, so that a hang fails the test instead of blocking it.
+        let worker = {
+            let wal = std::sync::Arc::clone(&wal);
+            std::thread::spawn(move || {
+                for round in 0..ROUNDS {
+                    // Sooner or later the sync arrives while the interval's
+                    // fsync round, which covers it, is in flight, and no
+                    // other record follows.
+                    wal.append(b"x").unwrap();
+                    std::thread::sleep(Duration::from_micros(round % 11 * 40));
+                    wal.sync().unwrap();
+                }
+                done.send(()).unwrap();
+            })
+        };
+        let result = finished.recv_timeout(Duration::from_secs(20));
+        assert!(result.is_ok(), "a sync never returned");
+        worker.join().unwrap();
     }
 
     #[test]

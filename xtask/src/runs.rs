@@ -12,20 +12,40 @@ pub struct Bench {
     pub name: &'static str,
     pub package: &'static str,
     pub target: &'static str,
+    /// Cargo features the benchmark needs (its peer is often one).
+    pub features: &'static str,
     pub what: &'static str,
 }
 
 // ANCHOR: benches
-pub const BENCHES: &[Bench] = &[Bench {
-    name: "wal",
-    package: "step01-kv",
-    target: "wal",
-    what: "durable writes/s with 1, 8 and 64 writers beside the raw fsync rate",
-}];
+pub const BENCHES: &[Bench] = &[
+    Bench {
+        name: "wal",
+        package: "step01-kv",
+        target: "wal",
+        features: "",
+        what: "durable writes/s with 1, 8 and 64 writers beside the raw fsync rate",
+    },
+    Bench {
+        name: "lsm",
+        package: "step02-lsm",
+        target: "lsm",
+        features: "bench-fjall",
+        what: "fill, point reads, absent reads, scans and durable writes against fjall",
+    },
+    Bench {
+        name: "routing",
+        package: "step03-partitioning",
+        target: "routing",
+        features: "",
+        what: "put, get and query through a partitioned table against one engine",
+    },
+];
 // ANCHOR_END: benches
 
 /// Crash tests that read `MINIDYNAMO_CRASH_KILLS` for their number of kills.
-pub const CRASH_TESTS: &[(&str, &str)] = &[("step01-kv", "crash_sigkill")];
+pub const CRASH_TESTS: &[(&str, &str)] =
+    &[("step01-kv", "crash_sigkill"), ("step02-lsm", "crash_lsm")];
 
 pub fn bench(root: &Path, name: &str, extra: &[&str]) -> Result<()> {
     let Some(bench) = BENCHES.iter().find(|b| b.name == name) else {
@@ -39,12 +59,14 @@ pub fn bench(root: &Path, name: &str, extra: &[&str]) -> Result<()> {
         ));
     };
     println!("bench {}: {}", bench.name, bench.what);
-    cmd::run(
-        cmd::cargo()
-            .current_dir(root)
-            .args(["bench", "-p", bench.package, "--bench", bench.target, "--"])
-            .args(extra),
-    )
+    let mut command = cmd::cargo();
+    command
+        .current_dir(root)
+        .args(["bench", "-p", bench.package, "--bench", bench.target]);
+    if !bench.features.is_empty() {
+        command.args(["--features", bench.features]);
+    }
+    cmd::run(command.arg("--").args(extra))
 }
 
 /// Runs every crash test with `kills` kills each, in release mode.

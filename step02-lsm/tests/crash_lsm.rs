@@ -1,0 +1,244 @@
+//! Crash test with real processes: a child writes to an LSM tree with tiny
+//! memtables and tables — so that it is nearly always flushing or
+//! compacting — and prints every acknowledged write; we SIGKILL it at a
+//! random moment, reopen, and check that:
+//!
+//! * every acknowledged write is there, intact, and every acknowledged
+//!   delete stays deleted;
+//! * no batch survived in part;
+//! * no orphan table remains: the table files are exactly the live tables,
+//!   and every one of them opened cleanly (the open checks each against the
+//!   manifest).
+//!
+//! `MINIDYNAMO_CRASH_KILLS` sets the number of kills (default 10),
+//! `MINIDYNAMO_CRASH_SEED` replays a run (the seed is printed).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use step01_kv::engine::{KeyRange, ScanDirection, StorageEngine};
+use step02_lsm::lsm::{Lsm, LsmOptions, TABLES_DIR_NAME, table_path};
+
+const KILLS_DEFAULT: u64 = 10;
+const WRITER_THREADS: u32 = 4;
+/// The child runs at least this long, so that it gets past its open.
+const RUN_MS_MIN: u64 = 40;
+/// And at most this long before it is killed.
+const RUN_MS_MAX: u64 = 400;
+
+/// xorshift64*: a seeded generator, so a failing run can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % bound
+    }
+}
+
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().map(|v| {
+        v.parse()
+            .unwrap_or_else(|_| panic!("{name} must be a number"))
+    })
+}
+
+/// The child's options, but with no background work of its own: the
+/// checks below look at the files exactly as recovery left them.
+fn quiet() -> LsmOptions {
+    LsmOptions {
+        memtable_bytes: 1 << 30,
+        l0_compaction_trigger_files: 1000,
+        l0_slowdown_files: 1000,
+        l0_stall_files: 1000,
+        l1_target_bytes: 1 << 40,
+        ..LsmOptions::tiny()
+    }
+}
+
+/// What the child reported before it died.
+#[derive(Default)]
+struct Report {
+    acked: Vec<String>,
+    deleted: Vec<String>,
+    flushes: u64,
+    compactions: u64,
+}
+
+/// A line without its newline was cut by the kill and is not a report we
+/// received.
+fn parse(output: &[u8]) -> Report {
+    let mut report = Report::default();
+    let mut reader = BufReader::new(output);
+    let mut line = Vec::new();
+    while reader.read_until(b'\n', &mut line).unwrap() > 0 {
+        if line.last() == Some(&b'\n') {
+            let text = std::str::from_utf8(&line).unwrap().trim_end();
+            let mut words = text.split(' ');
+            match words.next() {
+                Some("ack") => report.acked.extend(words.map(String::from)),
+                Some("del") => report.deleted.extend(words.map(String::from)),
+                Some("stats") => {
+                    let mut numbers = words.map(|w| w.parse::<u64>().unwrap());
+                    report.flushes = numbers.next().unwrap();
+                    report.compactions = numbers.next().unwrap();
+                }
+                other => panic!("unexpected line {other:?}"),
+            }
+        }
+        line.clear();
+    }
+    report
+}
+
+/// Every value is its key repeated at least once.
+fn assert_intact(key: &[u8], value: &[u8]) {
+    assert!(
+        !value.is_empty()
+            && value.len().is_multiple_of(key.len())
+            && value.chunks(key.len()).all(|chunk| chunk == key),
+        "value of {} is damaged ({} bytes)",
+        String::from_utf8_lossy(key),
+        value.len()
+    );
+}
+
+#[test]
+fn crash_acknowledged_writes_survive_sigkill_during_flushes_and_compactions() {
+    let kills = env_u64("MINIDYNAMO_CRASH_KILLS").unwrap_or(KILLS_DEFAULT);
+    let seed = env_u64("MINIDYNAMO_CRASH_SEED").unwrap_or_else(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+    });
+    println!("crash test: {kills} kills, MINIDYNAMO_CRASH_SEED={seed}");
+    let mut rng = Rng(seed | 1);
+    let dir = tempfile::tempdir().unwrap();
+    // Across all rounds so far: what must be there, and what must not.
+    let mut live: BTreeSet<String> = BTreeSet::new();
+    let mut deleted: BTreeSet<String> = BTreeSet::new();
+    let (mut flushes, mut compactions, mut orphans) = (0, 0, 0);
+
+    for round in 0..kills {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lsm-crash-writer"))
+            .arg(dir.path())
+            .arg(round.to_string())
+            .arg(WRITER_THREADS.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut output = Vec::new();
+            stdout.read_to_end(&mut output).unwrap();
+            output
+        });
+
+        let run_ms = RUN_MS_MIN + rng.below(RUN_MS_MAX - RUN_MS_MIN);
+        std::thread::sleep(Duration::from_millis(run_ms));
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut stderr)
+                .unwrap();
+            panic!("round {round}: the writer exited by itself ({status}): {stderr}");
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let report = parse(&reader.join().unwrap());
+        flushes += report.flushes;
+        compactions += report.compactions;
+
+        let lsm = Lsm::open(dir.path(), quiet())
+            .unwrap_or_else(|e| panic!("round {round} (seed {seed}): recovery failed: {e}"));
+        orphans += lsm.stats().unwrap().orphans_deleted_at_open;
+        live.extend(report.acked);
+        for key in report.deleted {
+            live.remove(&key);
+            deleted.insert(key);
+        }
+        for key in &live {
+            let value = lsm.get(key.as_bytes()).unwrap().unwrap_or_else(|| {
+                panic!("round {round} (seed {seed}): acknowledged {key} is lost")
+            });
+            assert_intact(key.as_bytes(), &value);
+        }
+        for key in &deleted {
+            assert_eq!(
+                lsm.get(key.as_bytes()).unwrap(),
+                None,
+                "round {round} (seed {seed}): deleted {key} came back"
+            );
+        }
+
+        // Whatever else survived (written but not yet acknowledged) must be
+        // intact, and batches whole.
+        let prefix = format!("r{round:04}/");
+        let survivors: BTreeMap<Vec<u8>, Vec<u8>> = lsm
+            .scan(
+                &KeyRange::prefix(prefix.as_bytes()),
+                ScanDirection::Forward,
+                usize::MAX,
+            )
+            .unwrap()
+            .into_iter()
+            .collect();
+        for (key, value) in &survivors {
+            assert_intact(key, value);
+            let partner = match key.strip_suffix(b"/a") {
+                Some(stem) => Some([stem, b"/b"].concat()),
+                None => key.strip_suffix(b"/b").map(|stem| [stem, b"/a"].concat()),
+            };
+            if let Some(partner) = partner {
+                assert!(
+                    survivors.contains_key(&partner),
+                    "round {round} (seed {seed}): half a batch survived: {}",
+                    String::from_utf8_lossy(key)
+                );
+            }
+        }
+
+        // No orphans: the files are exactly the live tables.
+        let files: BTreeSet<_> = std::fs::read_dir(dir.path().join(TABLES_DIR_NAME))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        let tables: BTreeSet<_> = lsm
+            .levels()
+            .unwrap()
+            .iter()
+            .flatten()
+            .map(|t| table_path(dir.path(), t.id))
+            .collect();
+        assert_eq!(
+            files, tables,
+            "round {round} (seed {seed}): orphan or missing tables"
+        );
+        // Stop the engine before the next child opens the directory.
+        drop(lsm);
+    }
+    println!(
+        "crash test: {} live and {} deleted keys checked; the writers reported \
+         {flushes} flushes and {compactions} compactions; {orphans} orphan tables \
+         were cleaned up",
+        live.len(),
+        deleted.len()
+    );
+    assert!(
+        !live.is_empty(),
+        "no write was acknowledged in {kills} rounds"
+    );
+    assert!(
+        flushes > 0 && compactions > 0,
+        "the kills must hit a busy engine"
+    );
+}
