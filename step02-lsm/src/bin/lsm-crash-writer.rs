@@ -12,7 +12,8 @@
 //! same thread (`del KEY`), so tombstones flow through compactions too.
 //!
 //! Output, one line per acknowledged write: `ack KEY`, `ack KEY_A KEY_B`
-//! or `del KEY`; and every 50 ms `stats FLUSHES COMPACTIONS`.
+//! or `del KEY` (announced before the delete by `deleting KEY`); and every
+//! 50 ms `stats FLUSHES COMPACTIONS`.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -127,6 +128,9 @@ fn write_until_killed(
             let old = counter - 9;
             if old % 4 != 3 {
                 let old_key = key_for(round, thread, old);
+                // Announced first: a kill between the delete and its `del`
+                // line leaves the key either present or gone.
+                print(stdout, &format!("deleting {old_key}\n"))?;
                 lsm.delete(old_key.as_bytes()).map_err(|e| e.to_string())?;
                 print(stdout, &format!("del {old_key}\n"))?;
             }
