@@ -5,8 +5,8 @@
 //!   replaced by `todo!()`, for a learner to fill in.
 //! * [`check`] proves, for every step with exercises, that the stripped copy
 //!   compiles, that each exercise's tests fail in it, and that they pass in
-//!   the original. All copies share the workspace's target directory, so the
-//!   registry dependencies are built once.
+//!   the original. All copies share one target directory of their own, so
+//!   the registry dependencies are built once for all of them.
 //!
 //! The naming key: exercise `02.3` is marked `// EXERCISE(02.3): task` in
 //! `step02-*`, is "Task 02.3" in its chapter, and is checked by the tests
@@ -443,8 +443,10 @@ pub fn check(root: &Path) -> Result<()> {
 }
 
 // ANCHOR: check
-/// Checks every step's exercises, building in `target` (shared by the
-/// original and the stripped copies, which are written under it).
+/// Checks every step's exercises. The original builds in `target`; the
+/// stripped copies are written under it, one at a time in one place, and
+/// share a target directory of their own, so the registry dependencies are
+/// built once for all of them.
 pub fn check_in(root: &Path, target: &Path) -> Result<()> {
     let catalogue = Catalogue::load(root)?;
     let target = target.to_path_buf();
@@ -467,20 +469,25 @@ pub fn check_in(root: &Path, target: &Path) -> Result<()> {
                 ));
             }
         }
-        // 2. The stripped copy compiles.
-        let copy = target.join("workshop-check").join(&step.package);
+        // 2. The stripped copy compiles. Every copy is written to the same
+        // place and built in a target directory of its own: cargo keys the
+        // artifacts of workspace crates by their path *within* the
+        // workspace, so a copy sharing the original's target directory
+        // could leave its stripped build where the original's should be.
+        let copy = target.join("workshop-check").join("workspace");
+        let copy_target = target.join("workshop-check").join("target");
         if copy.exists() {
             fs::remove_dir_all(&copy).map_err(|e| format!("removing {}: {e}", copy.display()))?;
         }
         let stripped = write_stripped_copy(&catalogue, step, &copy)?;
-        if let Err(problem) = compile_stripped(&copy, &target, step, &stripped, &exercises) {
+        if let Err(problem) = compile_stripped(&copy, &copy_target, step, &stripped, &exercises) {
             failures.push(problem);
             continue;
         }
         // 3. Without the solution, each exercise's tests fail.
         for exercise in &exercises {
             let filter = exercise.id.test_prefix();
-            let run = run_filtered_tests(&copy, &target, &step.package, &filter)?;
+            let run = run_filtered_tests(&copy, &copy_target, &step.package, &filter)?;
             if run.success {
                 failures.push(format!(
                     "exercise {} ({}:{}): its tests pass without the solution, so they do not check it",
