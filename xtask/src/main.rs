@@ -16,6 +16,7 @@ cargo xtask <command>
   workshop check                stripped copies compile, their tests fail; solutions pass
   bench NAME [-- ARGS]          a benchmark against its named peer (bench help lists them)
   crash [--kills N]             every SIGKILL crash test, N kills each (default 200)
+  sim [--seeds N] [--seed S]    the replication simulator: many seeds, or replay one
 ";
 
 fn main() -> ExitCode {
@@ -48,6 +49,7 @@ fn dispatch(args: &[String]) -> Result<()> {
             &root,
             n.parse().map_err(|_| format!("bad kill count `{n}`"))?,
         ),
+        ["sim", rest @ ..] => xtask::runs::sim(&root, rest),
         [] | ["help"] | ["--help"] | ["-h"] => {
             print!("{HELP}");
             Ok(())

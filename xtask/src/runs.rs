@@ -40,6 +40,13 @@ pub const BENCHES: &[Bench] = &[
         features: "",
         what: "put, get and query through a partitioned table against one engine",
     },
+    Bench {
+        name: "replication",
+        package: "step04-replication",
+        target: "replication",
+        features: "",
+        what: "3-replica writes over loopback TCP against single-copy KvStore writes",
+    },
 ];
 // ANCHOR_END: benches
 
@@ -90,4 +97,23 @@ pub fn crash(root: &Path, kills: u64) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// `cargo xtask sim`: the replication simulator over many seeds, or one seed
+/// replayed (`--seed S`), in release mode.
+pub fn sim(root: &Path, args: &[&str]) -> Result<()> {
+    cmd::run(
+        cmd::cargo()
+            .current_dir(root)
+            .args([
+                "run",
+                "--release",
+                "-p",
+                "step04-replication",
+                "--bin",
+                "sim",
+                "--",
+            ])
+            .args(args),
+    )
 }
