@@ -11,6 +11,8 @@
 //! one seed and prints its fault plan, statistics and violations. The exit
 //! status is non-zero if any run failed.
 
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Instant;
 use step04_replication::sim::faults::Profile;
@@ -64,26 +66,36 @@ fn parse(args: &[String]) -> Result<Args, String> {
     Ok(parsed)
 }
 
-fn print_single(report: &RunReport) {
-    println!("seed {}: {:?}", report.seed, report.options);
-    println!("network: {:?}", report.plan.network);
-    println!(
+fn describe_single(report: &RunReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "seed {}: {:?}", report.seed, report.options);
+    let _ = writeln!(out, "network: {:?}", report.plan.network);
+    let _ = writeln!(
+        out,
         "snapshot every {} entries",
         report.plan.snapshot_interval_entries
     );
     for fault in &report.plan.faults {
-        println!(
+        let _ = writeln!(
+            out,
             "  fault at tick {:>3} until {:>3}: {:?}",
             fault.at / 1000,
             fault.until / 1000,
             fault.fault
         );
     }
-    println!("{:#?}", report.stats);
+    let _ = writeln!(out, "{:#?}", report.stats);
     for violation in &report.violations {
-        println!("VIOLATION: {violation}");
+        let _ = writeln!(out, "VIOLATION: {violation}");
     }
-    println!("{}", if report.passed() { "passed" } else { "FAILED" });
+    let _ = writeln!(out, "{}", if report.passed() { "passed" } else { "FAILED" });
+    out
+}
+
+/// Writes to stdout, stopping quietly when the reader has gone away (say,
+/// `sim --seed 7 | head`): a closed pipe is not an error of the simulation.
+fn emit(text: &str) {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 fn main() -> ExitCode {
@@ -101,7 +113,7 @@ fn main() -> ExitCode {
     for seed in args.first..args.first.saturating_add(args.count) {
         let report = run_seed(seed, args.options);
         if args.single {
-            print_single(&report);
+            emit(&describe_single(&report));
         }
         let s = &report.stats;
         totals.0 += s.operations;
@@ -113,15 +125,15 @@ fn main() -> ExitCode {
         totals.6 += u64::from(s.faults > 0);
         if !report.passed() {
             failures += 1;
-            println!(
-                "seed {seed} FAILED: {}\n  replay: {}",
+            emit(&format!(
+                "seed {seed} FAILED: {}\n  replay: {}\n",
                 report.violations.first().map_or("", String::as_str),
                 report.replay_command()
-            );
+            ));
         }
     }
-    println!(
-        "{} runs, {failures} failed, in {:.1?}: {} operations, {} acknowledged writes, {} strong reads, {} crashes; runs with faults {}, with a replica replaced {}, with a catch-up by snapshot {}",
+    emit(&format!(
+        "{} runs, {failures} failed, in {:.1?}: {} operations, {} acknowledged writes, {} strong reads, {} crashes; runs with faults {}, with a replica replaced {}, with a catch-up by snapshot {}\n",
         args.count,
         started.elapsed(),
         totals.0,
@@ -131,7 +143,7 @@ fn main() -> ExitCode {
         totals.6,
         totals.4,
         totals.5
-    );
+    ));
     if failures == 0 {
         ExitCode::SUCCESS
     } else {
