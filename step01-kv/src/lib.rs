@@ -10,8 +10,13 @@
 //!   checksummed write-ahead log with group commit, an ordered memtable, and
 //!   [`store::KvStore`], the first implementation of the [`engine::StorageEngine`]
 //!   trait that every later step builds on.
+//!
+//! [`crash`] holds what every crash test with real processes shares (the kill
+//! plan, a seeded generator, self-checking values), as [`engine::conformance`]
+//! holds the behaviour every engine shares.
 
 pub mod codec;
+pub mod crash;
 pub mod engine;
 pub mod error;
 pub mod key;

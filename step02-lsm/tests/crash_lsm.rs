@@ -17,7 +17,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+use step01_kv::crash::{CrashPlan, CrashRng, check_intact};
 use step01_kv::engine::{KeyRange, ScanDirection, StorageEngine};
 use step02_lsm::lsm::{Lsm, LsmOptions, TABLES_DIR_NAME, table_path};
 
@@ -27,25 +28,6 @@ const WRITER_THREADS: u32 = 4;
 const RUN_MS_MIN: u64 = 40;
 /// And at most this long before it is killed.
 const RUN_MS_MAX: u64 = 400;
-
-/// xorshift64*: a seeded generator, so a failing run can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, bound: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % bound
-    }
-}
-
-fn env_u64(name: &str) -> Option<u64> {
-    std::env::var(name).ok().map(|v| {
-        v.parse()
-            .unwrap_or_else(|_| panic!("{name} must be a number"))
-    })
-}
 
 /// The child's options, but with no background work of its own: the
 /// checks below look at the files exactly as recovery left them.
@@ -98,29 +80,11 @@ fn parse(output: &[u8]) -> Report {
     report
 }
 
-/// Every value is its key repeated at least once.
-fn assert_intact(key: &[u8], value: &[u8]) {
-    assert!(
-        !value.is_empty()
-            && value.len().is_multiple_of(key.len())
-            && value.chunks(key.len()).all(|chunk| chunk == key),
-        "value of {} is damaged ({} bytes)",
-        String::from_utf8_lossy(key),
-        value.len()
-    );
-}
-
 #[test]
 fn crash_acknowledged_writes_survive_sigkill_during_flushes_and_compactions() {
-    let kills = env_u64("MINIDYNAMO_CRASH_KILLS").unwrap_or(KILLS_DEFAULT);
-    let seed = env_u64("MINIDYNAMO_CRASH_SEED").unwrap_or_else(|| {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64
-    });
+    let CrashPlan { kills, seed } = CrashPlan::from_env(KILLS_DEFAULT).unwrap();
     println!("crash test: {kills} kills, MINIDYNAMO_CRASH_SEED={seed}");
-    let mut rng = Rng(seed | 1);
+    let mut rng = CrashRng::new(seed);
     let dir = tempfile::tempdir().unwrap();
     // Across all rounds so far: what must be there, and what must not.
     let mut live: BTreeSet<String> = BTreeSet::new();
@@ -180,7 +144,7 @@ fn crash_acknowledged_writes_survive_sigkill_during_flushes_and_compactions() {
             let value = lsm.get(key.as_bytes()).unwrap().unwrap_or_else(|| {
                 panic!("round {round} (seed {seed}): acknowledged {key} is lost")
             });
-            assert_intact(key.as_bytes(), &value);
+            check_intact(key.as_bytes(), &value).unwrap();
         }
         for key in &deleted {
             assert_eq!(
@@ -203,7 +167,7 @@ fn crash_acknowledged_writes_survive_sigkill_during_flushes_and_compactions() {
             .into_iter()
             .collect();
         for (key, value) in &survivors {
-            assert_intact(key, value);
+            check_intact(key, value).unwrap();
             let partner = match key.strip_suffix(b"/a") {
                 Some(stem) => Some([stem, b"/b"].concat()),
                 None => key.strip_suffix(b"/b").map(|stem| [stem, b"/a"].concat()),

@@ -14,16 +14,16 @@
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Mutex;
+use step01_kv::crash;
 use step01_kv::engine::{StorageEngine, WriteBatch};
 use step01_kv::store::{KvOptions, KvStore};
 
 /// Writes per thread before the process gives up waiting to be killed.
+/// Values are their key repeated up to this many times (see `step01_kv::crash`).
+const REPEATS_MAX: usize = 41;
+
 const WRITES_PER_THREAD_MAX: u32 = 1_000_000;
 const THREADS_MAX: u32 = 64;
-
-fn value_for(key: &str, counter: u32) -> Vec<u8> {
-    key.repeat(1 + (counter as usize * 7) % 41).into_bytes()
-}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -74,13 +74,16 @@ fn write_until_killed(
             let (a, b) = (format!("{key}/a"), format!("{key}/b"));
             let mut batch = WriteBatch::new();
             batch
-                .put(a.as_bytes(), value_for(&a, counter))
-                .put(b.as_bytes(), value_for(&b, counter));
+                .put(a.as_bytes(), crash::value_for(&a, counter, REPEATS_MAX))
+                .put(b.as_bytes(), crash::value_for(&b, counter, REPEATS_MAX));
             store.write(batch).map_err(|e| e.to_string())?;
             format!("ack {a} {b}\n")
         } else {
             store
-                .put(key.as_bytes(), &value_for(&key, counter))
+                .put(
+                    key.as_bytes(),
+                    &crash::value_for(&key, counter, REPEATS_MAX),
+                )
                 .map_err(|e| e.to_string())?;
             format!("ack {key}\n")
         };

@@ -20,17 +20,17 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use step01_kv::crash;
 use step01_kv::engine::{StorageEngine, WriteBatch};
 use step02_lsm::lsm::{Lsm, LsmOptions};
 
 /// Writes per thread before the process gives up waiting to be killed.
+/// Values are their key repeated up to this many times (see `step01_kv::crash`).
+const REPEATS_MAX: usize = 23;
+
 const WRITES_PER_THREAD_MAX: u32 = 1_000_000;
 const THREADS_MAX: u32 = 64;
 const STATS_INTERVAL: Duration = Duration::from_millis(50);
-
-fn value_for(key: &str, counter: u32) -> Vec<u8> {
-    key.repeat(1 + (counter as usize * 7) % 23).into_bytes()
-}
 
 fn key_for(round: u32, thread: u32, counter: u32) -> String {
     format!("r{round:04}/t{thread:02}/{counter:08}")
@@ -112,13 +112,16 @@ fn write_until_killed(
             let (a, b) = (format!("{key}/a"), format!("{key}/b"));
             let mut batch = WriteBatch::new();
             batch
-                .put(a.as_bytes(), value_for(&a, counter))
-                .put(b.as_bytes(), value_for(&b, counter));
+                .put(a.as_bytes(), crash::value_for(&a, counter, REPEATS_MAX))
+                .put(b.as_bytes(), crash::value_for(&b, counter, REPEATS_MAX));
             lsm.write(batch).map_err(|e| e.to_string())?;
             format!("ack {a} {b}\n")
         } else {
-            lsm.put(key.as_bytes(), &value_for(&key, counter))
-                .map_err(|e| e.to_string())?;
+            lsm.put(
+                key.as_bytes(),
+                &crash::value_for(&key, counter, REPEATS_MAX),
+            )
+            .map_err(|e| e.to_string())?;
             format!("ack {key}\n")
         };
         // Printed only after `write` returned: the parent may trust it.
