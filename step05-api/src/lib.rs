@@ -3,3 +3,6 @@
 //! This chapter has not been written yet. The crate compiles so that the
 //! workspace and the layer chain exist from the start; it deliberately
 //! contains no functionality until its chapter lands.
+//! The expression languages live in [`expr`]: parser, evaluator, update application.
+
+pub mod expr;
