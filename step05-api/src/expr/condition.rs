@@ -436,3 +436,96 @@ fn brief(value: &AttributeValue) -> String {
         .unwrap_or_default();
     format!("{{{}:{payload}}}", value.type_name())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ctx() -> ExpressionContext {
+        ExpressionContext::new(
+            Some(&json!({"#n": "first-name", "#s": "status"})),
+            Some(&json!({":s": {"S": "x"}, ":n": {"N": "1"}, ":b": {"BOOL": true}})),
+        )
+        .unwrap()
+    }
+
+    /// The tree, fully parenthesised, so tests can see its shape.
+    fn shape(condition: &Condition) -> String {
+        match condition {
+            Condition::Or(a, b) => format!("(OR {} {})", shape(a), shape(b)),
+            Condition::And(a, b) => format!("(AND {} {})", shape(a), shape(b)),
+            Condition::Not(a) => format!("(NOT {})", shape(a)),
+            other => other.to_string().replace(' ', ""),
+        }
+    }
+
+    fn parse(text: &str) -> Result<Condition> {
+        ctx().parse_condition(text, ExpressionKind::Condition)
+    }
+
+    #[test]
+    fn ex05_2_and_binds_tighter_than_or_and_not_tighter_than_and() {
+        let table = [
+            ("a = :s OR b = :s AND c = :s", "(OR a=:s (AND b=:s c=:s))"),
+            ("a = :s AND b = :s OR c = :s", "(OR (AND a=:s b=:s) c=:s)"),
+            ("NOT a = :s AND b = :s", "(AND (NOT a=:s) b=:s)"),
+            ("NOT a = :s OR NOT b = :s", "(OR (NOT a=:s) (NOT b=:s))"),
+            ("a = :s and b = :s and c = :s", "(AND (AND a=:s b=:s) c=:s)"),
+            ("(a = :s OR b = :s) AND c = :s", "(AND (OR a=:s b=:s) c=:s)"),
+            ("NOT (a = :s AND b = :s)", "(NOT (AND a=:s b=:s))"),
+            ("a = :s or b = :s or c = :s", "(OR (OR a=:s b=:s) c=:s)"),
+        ];
+        for (text, expected) in table {
+            assert_eq!(shape(&parse(text).unwrap()), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn ex05_2_every_and_counts_towards_the_operator_limit() {
+        let mut text = String::from("a = :s");
+        for _ in 0..150 {
+            text.push_str(" AND a = :s");
+        }
+        // 151 comparisons and 150 ANDs.
+        assert_eq!(
+            parse(&text).unwrap_err().message(),
+            "Invalid ConditionExpression: The expression contains too many operators; operator count: 301"
+        );
+        let text = text.replacen(" AND a = :s", "", 1);
+        let shape = shape(&parse(&text).unwrap());
+        assert!(shape.starts_with("(AND (AND"), "{shape}");
+    }
+
+    #[test]
+    fn parses_every_predicate_form() {
+        let table = [
+            ("a.b[2].#n <> :s", "a.b[2].#n <> :s"),
+            ("size(a) >= :n", "size(a) >= :n"),
+            ("a BETWEEN :n AND :n", "a BETWEEN :n AND :n"),
+            ("a in (:s, :n, b)", "a IN (:s, :n, b)"),
+            ("attribute_exists(#s)", "attribute_exists(#s)"),
+            ("begins_with(a, :s)", "begins_with(a, :s)"),
+            ("contains(a, b)", "contains(a, b)"),
+            ("(a) = (:s)", "a = :s"),
+            ("((a = :s) AND b = :s)", "a = :s AND b = :s"),
+            ("NOT NOT a = :s", "NOT NOT a = :s"),
+        ];
+        for (text, printed) in table {
+            assert_eq!(parse(text).unwrap().to_string(), printed, "{text}");
+        }
+    }
+
+    #[test]
+    fn resolves_names_literally() {
+        let condition = parse("#n = :s").unwrap();
+        let Condition::Compare {
+            left: Operand::Path(path),
+            ..
+        } = condition
+        else {
+            panic!("not a comparison");
+        };
+        assert_eq!(path.top_level(), Some("first-name"));
+    }
+}

@@ -268,12 +268,13 @@ fn sort_condition(predicate: &KeyPredicate, key_type: KeyType) -> Result<SortCon
         }
         KeyOperator::Between => SortCondition::Between(value(0)?, value(1)?),
         KeyOperator::BeginsWith => {
+            let prefix = value(0)?;
             if key_type == KeyType::N {
                 return Err(ExpressionKind::KeyCondition.error(
                     "Incorrect operand type for operator or function; operator or function: begins_with, operand type: N",
                 ));
             }
-            SortCondition::BeginsWith(value(0)?)
+            SortCondition::BeginsWith(prefix)
         }
     })
 }
