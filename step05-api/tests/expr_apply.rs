@@ -1,5 +1,7 @@
 //! Expressions against data: conditions, updates, projections, key
 //! conditions and the legacy parameters, through the public API.
+// Helpers outside #[test] functions unwrap too: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::{Value, json};
 use step01_kv::key::{KeyAttribute, KeySchema, KeyType, KeyValue};
