@@ -3,3 +3,5 @@
 //! This chapter has not been written yet. The crate compiles so that the
 //! workspace and the layer chain exist from the start; it deliberately
 //! contains no functionality until its chapter lands.
+
+pub mod auth;
