@@ -5,3 +5,4 @@
 //! contains no functionality until its chapter lands.
 
 pub mod auth;
+pub mod throttle;
