@@ -6,3 +6,5 @@
 //! The expression languages live in [`expr`]: parser, evaluator, update application.
 
 pub mod expr;
+pub mod auth;
+pub mod throttle;
