@@ -54,7 +54,7 @@ pub const PENDING_REQUESTS_MAX: usize = 8192;
 /// Events the main loop takes before it syncs and replies.
 pub const EVENTS_PER_BATCH_MAX: usize = 1024;
 /// The nominal length of a tick on real clocks.
-pub const TICK_DEFAULT: Duration = Duration::from_millis(10);
+pub const TICK_DEFAULT: Duration = Duration::from_millis(crate::timing::TICK_NOMINAL_MS);
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(200);
 /// After a failed connection attempt, messages to that peer are dropped
 /// for this long before the next attempt.
