@@ -271,6 +271,21 @@ impl RangeBounds<[u8]> for KeyRange {
     }
 }
 
+/// How fresh a read must be. A hook for replicated engines (step 4), where
+/// one partition lives on several replicas that may lag behind each other.
+///
+/// A single-copy engine has one state, so both levels read the same thing:
+/// the trait's default `*_with` methods ignore the level.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReadConsistency {
+    /// Sees every write acknowledged before the read started.
+    #[default]
+    Strong,
+    /// May miss recent writes (a replica that is behind answers), in
+    /// exchange for being servable anywhere. DynamoDB's default for reads.
+    Eventual,
+}
+
 // ANCHOR: storage_engine
 /// An ordered, durable map from byte keys to byte values.
 ///
@@ -301,6 +316,26 @@ pub trait StorageEngine: Send + Sync {
     /// copy (step 3's partition split, before it commits the new partition
     /// map and deletes the parent) calls it first.
     fn sync(&self) -> Result<()>;
+
+    /// [`StorageEngine::get`] at a chosen [`ReadConsistency`]. An engine
+    /// with one copy has nothing weaker to offer: the default reads strongly.
+    fn get_with(&self, key: &[u8], consistency: ReadConsistency) -> Result<Option<Vec<u8>>> {
+        let _ = consistency;
+        self.get(key)
+    }
+
+    /// [`StorageEngine::scan`] at a chosen [`ReadConsistency`]; the default
+    /// reads strongly.
+    fn scan_with(
+        &self,
+        range: &KeyRange,
+        direction: ScanDirection,
+        limit: usize,
+        consistency: ReadConsistency,
+    ) -> Result<Vec<KeyValue>> {
+        let _ = consistency;
+        self.scan(range, direction, limit)
+    }
 
     /// Writes one key: a batch of a single put.
     fn put(&self, key: &[u8], value: &[u8]) -> Result<SequenceNumber> {

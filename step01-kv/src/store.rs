@@ -333,6 +333,7 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::ReadConsistency;
     use crate::wal::{encode_record, list_segments};
 
     fn never() -> KvOptions {
@@ -347,6 +348,23 @@ mod tests {
             .put(b"", b"")
             .put(vec![0xff; 300], vec![7; 5000]);
         batch
+    }
+
+    #[test]
+    fn a_single_copy_reads_the_same_at_every_consistency() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = KvStore::open(dir.path(), never()).unwrap();
+        store.put(b"k", b"v").unwrap();
+        for consistency in [ReadConsistency::Strong, ReadConsistency::Eventual] {
+            assert_eq!(
+                store.get_with(b"k", consistency).unwrap(),
+                Some(b"v".to_vec())
+            );
+            let all = store
+                .scan_with(&KeyRange::all(), ScanDirection::Forward, 10, consistency)
+                .unwrap();
+            assert_eq!(all, vec![(b"k".to_vec(), b"v".to_vec())]);
+        }
     }
 
     #[test]

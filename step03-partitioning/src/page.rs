@@ -28,7 +28,7 @@
 
 use std::ops::Bound;
 
-use step01_kv::engine::{KeyRange, ScanDirection, StorageEngine};
+use step01_kv::engine::{KeyRange, ReadConsistency, ScanDirection, StorageEngine};
 use step01_kv::key::{KeyValue, PrimaryKey};
 use step01_kv::size::item_size;
 use step01_kv::value::Item;
@@ -57,6 +57,11 @@ pub struct QueryRequest {
     /// At most this many items per page (`None`: only the 1 MB bound).
     pub limit: Option<usize>,
     pub exclusive_start_key: Option<PrimaryKey>,
+    /// DynamoDB's `ConsistentRead`. DynamoDB defaults to eventually
+    /// consistent reads; this layer defaults to `Strong`, the only level a
+    /// single-copy engine has, and leaves the choice of default to the API
+    /// layer (step 5).
+    pub consistency: ReadConsistency,
 }
 
 impl QueryRequest {
@@ -68,6 +73,7 @@ impl QueryRequest {
             direction: ScanDirection::Forward,
             limit: None,
             exclusive_start_key: None,
+            consistency: ReadConsistency::Strong,
         }
     }
 }
@@ -79,6 +85,8 @@ pub struct ScanRequest {
     pub total_segments: u32,
     pub limit: Option<usize>,
     pub exclusive_start_key: Option<PrimaryKey>,
+    /// DynamoDB's `ConsistentRead`, as in [`QueryRequest::consistency`].
+    pub consistency: ReadConsistency,
 }
 
 impl Default for ScanRequest {
@@ -88,6 +96,7 @@ impl Default for ScanRequest {
             total_segments: 1,
             limit: None,
             exclusive_start_key: None,
+            consistency: ReadConsistency::Strong,
         }
     }
 }
@@ -172,7 +181,7 @@ impl<E: StorageEngine> Table<E> {
             }
         };
         let range = resume_range(&range, request.direction, start.as_deref());
-        self.read_page(range, request.direction, limit)
+        self.read_page(range, request.direction, limit, request.consistency)
     }
 
     /// One page of a Scan segment.
@@ -194,14 +203,20 @@ impl<E: StorageEngine> Table<E> {
             }
         };
         let range = resume_range(&range, ScanDirection::Forward, start.as_deref());
-        self.read_page(range, ScanDirection::Forward, limit)
+        self.read_page(range, ScanDirection::Forward, limit, request.consistency)
     }
 
     // ANCHOR: pagination
     /// Reads one page of `range` in `direction`: partition after partition,
     /// a chunk at a time, re-routing after splits, until the page is full
     /// or the range is exhausted.
-    fn read_page(&self, range: KeyRange, direction: ScanDirection, limit: usize) -> Result<Page> {
+    fn read_page(
+        &self,
+        range: KeyRange,
+        direction: ScanDirection,
+        limit: usize,
+        consistency: ReadConsistency,
+    ) -> Result<Page> {
         let mut page = Page::default();
         // What is left to read, and the hash of the partition to read it from.
         let mut rest = range;
@@ -219,6 +234,7 @@ impl<E: StorageEngine> Table<E> {
                 &owned,
                 direction,
                 want,
+                consistency,
                 self.now(),
             ) {
                 Err(error) if error.is_retriable() && reroutes < PAGE_REROUTES_MAX => {

@@ -36,7 +36,9 @@ use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use step01_kv::codec::decode_item;
-use step01_kv::engine::{KeyRange, KeyValue as Entry, ScanDirection, StorageEngine, WriteBatch};
+use step01_kv::engine::{
+    KeyRange, KeyValue as Entry, ReadConsistency, ScanDirection, StorageEngine, WriteBatch,
+};
 use step01_kv::value::Item;
 
 use crate::error::{Result, TableError};
@@ -181,29 +183,42 @@ impl<E: StorageEngine> Partition<E> {
         }
     }
 
-    /// The stored value of `key`.
+    /// The stored value of `key`, read strongly.
     pub fn get(&self, route_epoch: u64, key: &[u8], now: Duration) -> Result<Option<Vec<u8>>> {
+        self.get_with(route_epoch, key, ReadConsistency::Strong, now)
+    }
+
+    /// The stored value of `key` at a chosen consistency (see
+    /// [`ReadConsistency`]: only a replicated engine tells them apart).
+    pub fn get_with(
+        &self,
+        route_epoch: u64,
+        key: &[u8],
+        consistency: ReadConsistency,
+        now: Duration,
+    ) -> Result<Option<Vec<u8>>> {
         let _gate = self.admit(route_epoch, Some(key_hash(key)?))?;
-        let value = self.engine.get(key)?;
+        let value = self.engine.get_with(key, consistency)?;
         let bytes = value.as_ref().map_or(0, |v| stored_bytes(key, v));
         self.lock_stats()?.reads.record(now, read_units(bytes));
         Ok(value)
     }
 
     /// Up to `limit` entries of `range` (which must lie inside this
-    /// partition's range) in `direction`.
+    /// partition's range) in `direction`, read at `consistency`.
     pub fn read_chunk(
         &self,
         route_epoch: u64,
         range: &KeyRange,
         direction: ScanDirection,
         limit: usize,
+        consistency: ReadConsistency,
         now: Duration,
     ) -> Result<Vec<Entry>> {
         let _gate = self.admit(route_epoch, None)?;
-        let entries = self
-            .engine
-            .scan(range, direction, limit.min(SCAN_CHUNK_ITEMS))?;
+        let entries =
+            self.engine
+                .scan_with(range, direction, limit.min(SCAN_CHUNK_ITEMS), consistency)?;
         let bytes: u64 = entries.iter().map(|(k, v)| stored_bytes(k, v)).sum();
         self.lock_stats()?.reads.record(now, read_units(bytes));
         Ok(entries)

@@ -43,7 +43,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use step01_kv::codec::{decode_item, encode_item};
-use step01_kv::engine::{Result as EngineResult, StorageEngine};
+use step01_kv::engine::{ReadConsistency, Result as EngineResult, StorageEngine};
 use step01_kv::error::ValidationError;
 use step01_kv::key::{KeyAttribute, KeySchema, KeyValue, PrimaryKey};
 use step01_kv::size::{KEY_PARTITION_BYTES_MAX, KEY_SORT_BYTES_MAX, check_item_size, item_size};
@@ -316,13 +316,22 @@ impl<E: StorageEngine> Table<E> {
 
     // --- Items ------------------------------------------------------------
 
-    /// The item with this key, if any.
+    /// The item with this key, if any, read strongly.
     pub fn get(&self, key: &PrimaryKey) -> Result<Option<Item>> {
+        self.get_with(key, ReadConsistency::Strong)
+    }
+
+    /// The item with this key at a chosen consistency: DynamoDB's
+    /// `GetItem` with `ConsistentRead` true (`Strong`) or false
+    /// (`Eventual`, DynamoDB's default). Over a single-copy engine both
+    /// read the same state; over a replication group (step 4) an eventual
+    /// read may be answered by a replica that is behind.
+    pub fn get_with(&self, key: &PrimaryKey, consistency: ReadConsistency) -> Result<Option<Item>> {
         self.check_key(key)?;
         let storage_key = item_key(key);
         let now = self.now();
         let value = self.at_owner(partition_hash(&key.partition), |partition, epoch| {
-            partition.get(epoch, &storage_key, now)
+            partition.get_with(epoch, &storage_key, consistency, now)
         })?;
         self.decode_found(&storage_key, value)
     }

@@ -301,6 +301,7 @@ fn scan_parameters_and_start_keys_are_validated() {
         total_segments: 2,
         limit: None,
         exclusive_start_key: Some(key(&pk, 1)),
+        ..ScanRequest::default()
     };
     assert!(
         table

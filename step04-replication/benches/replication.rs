@@ -7,6 +7,10 @@
 //! with its own write-ahead log on disk, against step 1's `KvStore` (one
 //! fsynced copy) on the same disk, with 1 and 16 concurrent writers.
 //!
+//! A second pair does the same for a partition: a `ReplicationGroup` (three
+//! in-process replicas, each an LSM tree under its Raft log) against one
+//! LSM tree that fsyncs every write, both through the `StorageEngine` trait.
+//!
 //! Run: `cargo bench -p step04-replication --bench replication`.
 //! Environment: `MINIDYNAMO_BENCH_SECONDS` (per phase, default 2),
 //! `MINIDYNAMO_BENCH_DIR` (where the temporary directories go).
@@ -19,6 +23,8 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 use step01_kv::engine::{StorageEngine, WriteBatch};
 use step01_kv::store::{KvOptions, KvStore};
+use step02_lsm::lsm::{Lsm, LsmOptions};
+use step04_replication::group::{GroupOptions, ReplicationGroup};
 use step04_replication::state_machine::KvMachine;
 use step04_replication::tcp::client::GroupClient;
 use step04_replication::tcp::node::{Node, NodeConfig, TICK_DEFAULT};
@@ -166,6 +172,28 @@ fn single_copy(writers: usize, duration: Duration) -> Run {
     })
 }
 
+fn partition_group(writers: usize, duration: Duration) -> Run {
+    let dir = tempfile::tempdir_in(base_dir()).unwrap();
+    let group = ReplicationGroup::open(dir.path(), GroupOptions::default()).unwrap();
+    group.put(b"warm", b"up").unwrap();
+    let value = vec![0x5au8; VALUE_BYTES];
+    measure(writers, duration, |thread, i| {
+        group
+            .put(format!("t{thread}-{i}").as_bytes(), &value)
+            .unwrap();
+    })
+}
+
+fn single_lsm(writers: usize, duration: Duration) -> Run {
+    let dir = tempfile::tempdir_in(base_dir()).unwrap();
+    let lsm = Lsm::open(dir.path(), LsmOptions::default()).unwrap();
+    let value = vec![0x5au8; VALUE_BYTES];
+    measure(writers, duration, |thread, i| {
+        lsm.put(format!("t{thread}-{i}").as_bytes(), &value)
+            .unwrap();
+    })
+}
+
 fn main() {
     let duration = phase();
     println!(
@@ -178,6 +206,23 @@ fn main() {
         let mut single = single_copy(writers, duration);
         println!(
             "{writers:>2} writers: replicated {:>8.0} writes/s (p50 {:>7.2?}, p99 {:>7.2?}) | single copy {:>8.0} writes/s (p50 {:>7.2?}, p99 {:>7.2?}) | replicated/single = {:.2}",
+            replicated.per_second(),
+            replicated.percentile(0.5),
+            replicated.percentile(0.99),
+            single.per_second(),
+            single.percentile(0.5),
+            single.percentile(0.99),
+            replicated.per_second() / single.per_second(),
+        );
+    }
+    println!(
+        "partition writes: in-process replication group (3 LSM replicas, 2 of 3 logs durable) vs one LSM tree (1 fsync per write)"
+    );
+    for writers in WRITER_COUNTS {
+        let mut replicated = partition_group(writers, duration);
+        let mut single = single_lsm(writers, duration);
+        println!(
+            "{writers:>2} writers: group      {:>8.0} writes/s (p50 {:>7.2?}, p99 {:>7.2?}) | one LSM     {:>8.0} writes/s (p50 {:>7.2?}, p99 {:>7.2?}) | group/single = {:.2}",
             replicated.per_second(),
             replicated.percentile(0.5),
             replicated.percentile(0.99),

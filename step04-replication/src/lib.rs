@@ -21,6 +21,7 @@
 //! | [`replica`] | the sans-IO replica: elections, replication, reads, membership |
 //! | [`storage`], [`file_storage`] | what must survive a crash, in memory and on disk |
 //! | [`host`] | the small loop that connects a replica to storage and a network |
+//! | [`group`] | a partition as a replication group in one process: step 3's engine, replicated |
 //! | [`sim`], [`check`] | a deterministic simulator with faults, and the checkers that judge its runs |
 //! | [`tcp`] | the same replica on real sockets, as separate processes |
 //!
@@ -41,6 +42,7 @@
 pub mod check;
 pub mod codec;
 pub mod file_storage;
+pub mod group;
 pub mod host;
 pub mod log;
 pub mod message;
@@ -54,6 +56,7 @@ pub mod tcp;
 pub mod timing;
 pub mod types;
 
+pub use group::{GroupOptions, PartitionMachine, ReplicationGroup};
 pub use replica::{Input, Options, Output, Replica, Reply, Request, Role};
 pub use state_machine::{KvMachine, StateMachine};
 pub use types::{Config, Entry, EntryKind, LogIndex, MembershipChange, NodeId, RequestId, Term};

@@ -300,6 +300,9 @@ pub struct Replica<M> {
     applied_index: LogIndex,
     /// Our log is durable up to here.
     durable_index: LogIndex,
+    /// The applied index at which the state machine last refused a
+    /// snapshot (0: never): the next attempt waits an interval after it.
+    snapshot_refused_at: LogIndex,
     out: Vec<Output>,
 }
 
@@ -343,6 +346,7 @@ impl<M: StateMachine> Replica<M> {
             // the crash, so it keeps the promise afresh: no vote for a
             // minimum election timeout.
             leader_contact_at: 0,
+            snapshot_refused_at: 0,
             out: Vec::new(),
         };
         replica.reset_election_timer();

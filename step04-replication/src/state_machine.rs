@@ -14,6 +14,10 @@
 //!   understand gets a deterministic error *reply*, so that all replicas
 //!   still agree on the state.
 //! * `restore(snapshot())` gives back an equal state.
+//! * `snapshot` may refuse (a state too large for one snapshot, a failed
+//!   disk): the replica then keeps its log and asks again later. Refusing
+//!   is always safe; compacting the log past a state that is not durable
+//!   would not be.
 
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::types::LogIndex;
@@ -26,11 +30,23 @@ pub trait StateMachine {
     fn apply(&mut self, index: LogIndex, payload: &[u8]) -> Vec<u8>;
     /// Answers a read from the current state, without changing it.
     fn query(&self, query: &[u8]) -> Vec<u8>;
-    /// The whole state, as bytes for a snapshot.
-    fn snapshot(&self) -> Vec<u8>;
+    /// The whole state, as bytes for a snapshot, or why not now.
+    fn snapshot(&self) -> Result<Vec<u8>, SnapshotError>;
     /// Replaces the whole state by a snapshot's.
     fn restore(&mut self, data: &[u8]) -> Result<(), DecodeError>;
 }
+
+/// Why a state machine cannot take a snapshot right now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotError(pub String);
+
+impl std::fmt::Display for SnapshotError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "no snapshot: {}", self.0)
+    }
+}
+
+impl std::error::Error for SnapshotError {}
 
 /// The largest key [`KvMachine`] stores, in bytes.
 pub const KV_KEY_BYTES_MAX: usize = 1024;
@@ -189,13 +205,13 @@ impl StateMachine for KvMachine {
         encode_value(self.get(key))
     }
 
-    fn snapshot(&self) -> Vec<u8> {
+    fn snapshot(&self) -> Result<Vec<u8>, SnapshotError> {
         let mut w = Writer::new();
         w.u32(self.map.len() as u32);
         for (key, value) in &self.map {
             w.bytes(key).bytes(value);
         }
-        w.into_bytes()
+        Ok(w.into_bytes())
     }
 
     fn restore(&mut self, data: &[u8]) -> Result<(), DecodeError> {
@@ -253,9 +269,9 @@ mod tests {
             kv.apply(u64::from(i), &KvMachine::put(&[i], &[i, i]));
         }
         let mut copy = KvMachine::new();
-        copy.restore(&kv.snapshot()).unwrap();
+        copy.restore(&kv.snapshot().unwrap()).unwrap();
         assert_eq!(copy, kv);
-        let snapshot = kv.snapshot();
+        let snapshot = kv.snapshot().unwrap();
         assert!(copy.restore(&snapshot[..snapshot.len() - 1]).is_err());
         assert_eq!(copy, kv, "a failed restore leaves the state alone");
     }

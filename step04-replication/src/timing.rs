@@ -37,6 +37,12 @@
 use crate::rng::Rng;
 use crate::types::Tick;
 
+/// The nominal length of one tick on a real clock, in milliseconds: what a
+/// host that drives replicas from the wall clock (a TCP node, an
+/// in-process replication group) feeds them. At 10 ms an election timeout
+/// is 100-200 ms and a lease 80 ms.
+pub const TICK_NOMINAL_MS: u64 = 10;
+
 /// A follower or candidate that hears nothing from a leader for a random
 /// number of ticks in `MIN..MAX` starts an election. Randomness makes it
 /// unlikely that two candidates split the vote again and again.

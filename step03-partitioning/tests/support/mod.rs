@@ -105,6 +105,7 @@ pub fn scan_all(table: &TestTable, total_segments: u32, limit: Option<usize>) ->
                 total_segments,
                 limit,
                 exclusive_start_key: None,
+                ..ScanRequest::default()
             };
             let mut items = Vec::new();
             for _ in 0..100_000 {
@@ -137,6 +138,7 @@ pub fn query_all(
         direction,
         limit,
         exclusive_start_key: None,
+        ..QueryRequest::new(KeyValue::S(pk.to_string()))
     };
     let mut items = Vec::new();
     for _ in 0..100_000 {

@@ -369,8 +369,13 @@ impl<M: StateMachine> Replica<M> {
 
     /// Snapshots the state machine and compacts the log once enough has
     /// been applied since the last snapshot.
+    ///
+    /// A state machine may refuse (see [`StateMachine::snapshot`]); the log
+    /// then stays as it is, and the next attempt waits another interval, so
+    /// that a refusing machine is not asked again after every entry.
     pub(super) fn maybe_snapshot(&mut self) {
-        let since = self.applied_index - self.log.snapshot_index();
+        let last_attempt = self.log.snapshot_index().max(self.snapshot_refused_at);
+        let since = self.applied_index.saturating_sub(last_attempt);
         if since < self.options.snapshot_interval_entries.max(1) {
             return;
         }
@@ -378,12 +383,19 @@ impl<M: StateMachine> Replica<M> {
         let Some(term) = self.log.term_at(index) else {
             return;
         };
+        let data = match self.machine.snapshot() {
+            Ok(data) => data,
+            Err(_) => {
+                self.snapshot_refused_at = index;
+                return;
+            }
+        };
         let (_, config) = self.log.config_at(index);
         let snapshot = Snapshot {
             index,
             term,
             config,
-            data: self.machine.snapshot(),
+            data,
         };
         self.log.compact(&snapshot);
         self.snapshot = snapshot.clone();

@@ -7,10 +7,10 @@
 //! length-prefixed, checksummed frames ([`frame`]), and store their state
 //! in step 1's write-ahead log (`file_storage.rs`).
 //!
-//! The transport uses plain threads and blocking sockets: one main thread
-//! per node owns the replica, the others only move bytes through bounded
-//! queues. (The rest of minidynamo serves HTTP with tokio; the replica does
-//! not care which runtime carries its messages.)
+//! The node's transport runs on tokio: tasks read and write the sockets,
+//! and one dedicated thread owns the replica, which blocks on fsyncs. The
+//! client ([`client`]) is a small blocking one, for tests, benchmarks and
+//! scripts.
 
 pub mod client;
 pub mod frame;

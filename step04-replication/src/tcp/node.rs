@@ -1,20 +1,25 @@
 //! A replica on real sockets: the same [`Replica`](crate::replica::Replica),
-//! driven by a [`Host`] with a [`FileStorage`] and a TCP transport.
+//! driven by a [`Host`] with a [`FileStorage`] and a TCP transport on tokio.
 //!
 //! ```text
-//!  peer readers ─┐                              ┌─▶ peer link threads ─▶ peers
-//!  client readers ┼─▶ inbox (bounded) ─▶ main loop ┤
-//!  clock (recv timeout) ┘     host.handle, then one sync per batch └─▶ client writers ─▶ clients
+//!  peer reader tasks ─┐                                ┌─▶ peer link tasks ─▶ peers
+//!  client reader tasks ┼─▶ inbox (bounded) ─▶ replica thread ┤
+//!  tick task ──────────┘   host.handle, then one sync per batch └─▶ client writer tasks ─▶ clients
 //! ```
 //!
-//! One main thread owns the host and does everything that touches the
-//! replica; other threads only move bytes. The main loop takes a batch of
-//! events, feeds them to the host, then calls [`Host::sync`] once for the
-//! whole batch — one fsync covers every write in it (group commit) — and
-//! routes the replies.
+//! The network runs on a small tokio runtime owned by the node: one task
+//! per connection direction, one per peer link, one per listener, and one
+//! that turns the clock into `Tick` events. The replica itself runs on one
+//! dedicated thread, because everything it does blocks — above all the
+//! fsync of its log — and a blocked runtime worker would stall every
+//! socket. That thread takes a batch of events from the inbox, feeds them
+//! to the host, then calls [`Host::sync`] once for the whole batch — one
+//! fsync covers every write in it (group commit) — and routes the replies.
+//! The simulator drives the very same `Replica` with virtual time and a
+//! virtual network; only the host's surroundings differ.
 //!
-//! Every queue is bounded. The inbox blocks its producers when full
-//! (backpressure on the sockets); the main loop never blocks on a full
+//! Every queue is bounded. The inbox makes its producers wait when full
+//! (backpressure on the sockets); the replica thread never waits on a full
 //! outgoing queue: it drops the message (the protocol retransmits) or the
 //! reply (the client times out). Every address must be on the loopback
 //! interface.
@@ -26,20 +31,25 @@ use crate::message::Message;
 use crate::replica::{Input, Options, Reply, Request, Role};
 use crate::state_machine::KvMachine;
 use crate::storage::{Storage, StorageError};
-use crate::tcp::frame::{FrameReader, FrameWriter};
+use crate::tcp::frame::{AsyncFrameReader, AsyncFrameWriter};
 use crate::types::{Config, NodeId, RequestId, Snapshot};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Runtime;
+use tokio::sync::Semaphore;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::mpsc::{self, Receiver, Sender};
+use tokio::time::{Instant, MissedTickBehavior, timeout};
 
-/// Events waiting for the main loop.
+/// Events waiting for the replica thread.
 pub const INBOX_EVENTS_MAX: usize = 4096;
 /// Messages waiting to go to one peer.
 pub const OUTBOX_MESSAGES_MAX: usize = 1024;
@@ -51,17 +61,21 @@ pub const CLIENT_CONNECTIONS_MAX: usize = 256;
 pub const PEER_CONNECTIONS_MAX: usize = 64;
 /// Client requests the replica is working on, over all connections.
 pub const PENDING_REQUESTS_MAX: usize = 8192;
-/// Events the main loop takes before it syncs and replies.
+/// Events the replica thread takes before it syncs and replies.
 pub const EVENTS_PER_BATCH_MAX: usize = 1024;
 /// The nominal length of a tick on real clocks.
-pub const TICK_DEFAULT: Duration = Duration::from_millis(10);
+pub const TICK_DEFAULT: Duration = Duration::from_millis(crate::timing::TICK_NOMINAL_MS);
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(200);
 /// After a failed connection attempt, messages to that peer are dropped
 /// for this long before the next attempt.
 pub const RECONNECT_BACKOFF: Duration = Duration::from_millis(50);
 pub const PEER_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
-/// How often idle threads look at the stop flag.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(20);
+/// The pause after a failed `accept`.
+pub const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(20);
+/// Worker threads of the node's runtime: the network only moves bytes.
+pub const IO_THREADS: usize = 2;
+/// How long stopping a node waits for its network tasks to end.
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// How a node is started.
 #[derive(Clone, Debug)]
@@ -118,10 +132,11 @@ impl From<StorageError> for NodeError {
 }
 
 enum Event {
+    Tick,
     Peer(Message),
     ClientConnected {
         conn: u64,
-        replies: SyncSender<Vec<u8>>,
+        replies: Sender<Vec<u8>>,
     },
     Client {
         conn: u64,
@@ -131,67 +146,18 @@ enum Event {
     ClientGone(u64),
 }
 
-/// Sends messages through one link thread per peer; never blocks.
+/// Sends messages through one link task per peer; never blocks.
 #[derive(Debug)]
 struct TcpTransport {
-    links: BTreeMap<NodeId, SyncSender<Message>>,
+    links: BTreeMap<NodeId, Sender<Message>>,
 }
 
 impl Transport for TcpTransport {
     fn send(&mut self, message: Message) {
         if let Some(link) = self.links.get(&message.to) {
             match link.try_send(message) {
-                Ok(()) | Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {}
+                Ok(()) | Err(TrySendError::Full(_)) | Err(TrySendError::Closed(_)) => {}
             }
-        }
-    }
-}
-
-/// The open incoming connections, so that stopping the node can shut them
-/// down (ending their reader threads), and so that their number is bounded.
-#[derive(Debug)]
-struct Connections {
-    open: Mutex<BTreeMap<u64, TcpStream>>,
-    next_id: std::sync::atomic::AtomicU64,
-    max: usize,
-}
-
-impl Connections {
-    fn new(max: usize) -> Arc<Connections> {
-        Arc::new(Connections {
-            open: Mutex::new(BTreeMap::new()),
-            next_id: std::sync::atomic::AtomicU64::new(1),
-            max,
-        })
-    }
-
-    /// Registers a connection; `None` if there are too many already.
-    fn register(&self, stream: &TcpStream) -> Option<u64> {
-        let clone = stream.try_clone().ok()?;
-        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        if open.len() >= self.max {
-            return None;
-        }
-        let id = self.next_id.fetch_add(1, Ordering::SeqCst);
-        open.insert(id, clone);
-        Some(id)
-    }
-
-    fn forget(&self, id: u64) {
-        self.open
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&id);
-    }
-
-    fn shut_down_all(&self) {
-        for stream in self
-            .open
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-        {
-            let _ = stream.shutdown(Shutdown::Both);
         }
     }
 }
@@ -201,11 +167,13 @@ impl Connections {
 pub struct Node {
     stop: Arc<AtomicBool>,
     main: JoinHandle<Result<(), NodeError>>,
+    runtime: Runtime,
 }
 
 impl Node {
     /// Opens the storage, binds the listeners (so that the node is
-    /// reachable when this returns) and starts the node's threads.
+    /// reachable when this returns) and starts the replica thread and the
+    /// network tasks.
     pub fn start(config: NodeConfig) -> Result<Node, NodeError> {
         let own = *config
             .peers
@@ -225,19 +193,24 @@ impl Node {
                 ..Snapshot::default()
             })?;
         }
-        let peer_listener = TcpListener::bind(own)?;
-        let client_listener = TcpListener::bind(config.client_addr)?;
-        peer_listener.set_nonblocking(true)?;
-        client_listener.set_nonblocking(true)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(IO_THREADS)
+            .thread_name(format!("node-{}-io", config.id))
+            .enable_all()
+            .build()?;
+        let (peer_listener, client_listener) = {
+            let _context = runtime.enter();
+            (bind(own)?, bind(config.client_addr)?)
+        };
 
-        // Open the replica before any thread starts, so that a damaged
-        // state fails here and leaves nothing running.
+        // Open the replica before any task starts, so that a damaged state
+        // fails here and leaves nothing running.
         let mut links = BTreeMap::new();
         let mut outboxes = Vec::new();
         for (&peer, &addr) in config.peers.iter().filter(|(id, _)| **id != config.id) {
-            let (link, outbox) = mpsc::sync_channel(OUTBOX_MESSAGES_MAX);
+            let (link, outbox) = mpsc::channel(OUTBOX_MESSAGES_MAX);
             links.insert(peer, link);
-            outboxes.push((peer, addr, outbox));
+            outboxes.push((addr, outbox));
         }
         let seed = config.id ^ u64::from(std::process::id());
         let host = Host::open(
@@ -249,46 +222,24 @@ impl Node {
             seed,
         )?;
 
+        let (inbox, events) = mpsc::channel(INBOX_EVENTS_MAX);
+        runtime.spawn(accept_peers(peer_listener, inbox.clone()));
+        runtime.spawn(accept_clients(client_listener, inbox.clone()));
+        for (addr, outbox) in outboxes {
+            runtime.spawn(link(addr, outbox));
+        }
+        runtime.spawn(clock(config.tick, inbox));
         let stop = Arc::new(AtomicBool::new(false));
-        let peer_connections = Connections::new(PEER_CONNECTIONS_MAX);
-        let client_connections = Connections::new(CLIENT_CONNECTIONS_MAX);
-        let (inbox, events) = mpsc::sync_channel(INBOX_EVENTS_MAX);
-        let spawned = (|| -> io::Result<JoinHandle<Result<(), NodeError>>> {
-            spawn_peer_acceptor(
-                peer_listener,
-                inbox.clone(),
-                stop.clone(),
-                peer_connections.clone(),
-            )?;
-            spawn_client_acceptor(
-                client_listener,
-                inbox,
-                stop.clone(),
-                client_connections.clone(),
-            )?;
-            for (peer, addr, outbox) in outboxes {
-                spawn_link(peer, addr, outbox, stop.clone())?;
-            }
-            let main_stop = stop.clone();
-            let (tick, log_roles) = (config.tick, config.log_roles);
-            thread::Builder::new()
-                .name(format!("node-{}", config.id))
-                .spawn(move || {
-                    let result = main_loop(host, events, tick, log_roles, &main_stop);
-                    main_stop.store(true, Ordering::SeqCst);
-                    peer_connections.shut_down_all();
-                    client_connections.shut_down_all();
-                    result
-                })
-        })();
-        let main = match spawned {
-            Ok(main) => main,
-            Err(e) => {
-                stop.store(true, Ordering::SeqCst); // Ends the threads already started.
-                return Err(e.into());
-            }
-        };
-        Ok(Node { stop, main })
+        let main_stop = Arc::clone(&stop);
+        let log_roles = config.log_roles;
+        let main = thread::Builder::new()
+            .name(format!("node-{}", config.id))
+            .spawn(move || main_loop(host, events, log_roles, &main_stop))?;
+        Ok(Node {
+            stop,
+            main,
+            runtime,
+        })
     }
 
     /// Asks the node to stop; [`Node::wait`] returns once it has.
@@ -296,42 +247,50 @@ impl Node {
         self.stop.store(true, Ordering::SeqCst);
     }
 
-    /// Waits until the node stops (after [`Node::stop`], or on an error).
+    /// Waits until the replica thread stops (after [`Node::stop`], or on
+    /// an error), then ends the network tasks, closing every connection.
     pub fn wait(self) -> Result<(), NodeError> {
-        self.main
+        let result = self
+            .main
             .join()
-            .unwrap_or_else(|_| Err(NodeError::Config("the node's main thread panicked".into())))
+            .unwrap_or_else(|_| Err(NodeError::Config("the node's main thread panicked".into())));
+        self.runtime.shutdown_timeout(SHUTDOWN_TIMEOUT);
+        result
     }
+}
+
+/// Binds a listener on a loopback address (inside the runtime's context).
+fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let listener = std::net::TcpListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
+    TcpListener::from_std(listener)
 }
 
 fn main_loop(
     mut host: Host<KvMachine, FileStorage, TcpTransport>,
-    events: Receiver<Event>,
-    tick: Duration,
+    mut events: Receiver<Event>,
     log_roles: bool,
     stop: &AtomicBool,
 ) -> Result<(), NodeError> {
     let id = host.replica().id();
-    let mut clients: BTreeMap<u64, SyncSender<Vec<u8>>> = BTreeMap::new();
+    let mut clients: BTreeMap<u64, Sender<Vec<u8>>> = BTreeMap::new();
     // Our request id -> (connection, the client's request id).
     let mut pending: BTreeMap<u64, (u64, RequestId)> = BTreeMap::new();
     let mut next_request = 0u64;
-    let mut next_tick = Instant::now() + tick;
     let mut last_role = (Role::Follower, 0);
+    // The clock task sends a tick at least every tick length, so the stop
+    // flag is looked at that often.
     while !stop.load(Ordering::SeqCst) {
         let mut replies = Vec::new();
-        let wait = next_tick.saturating_duration_since(Instant::now());
-        let first = match events.recv_timeout(wait.min(POLL_INTERVAL)) {
-            Ok(event) => Some(event),
-            Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => break,
+        let Some(first) = events.blocking_recv() else {
+            break; // The runtime is gone.
         };
-        let batch = first
-            .into_iter()
+        let batch = std::iter::once(first)
             .chain(std::iter::from_fn(|| events.try_recv().ok()))
             .take(EVENTS_PER_BATCH_MAX);
         for event in batch {
             match event {
+                Event::Tick => replies.extend(host.handle(Input::Tick)?),
                 Event::Peer(message) => replies.extend(host.handle(Input::Message(message))?),
                 Event::ClientConnected { conn, replies } => {
                     clients.insert(conn, replies);
@@ -359,14 +318,6 @@ fn main_loop(
                 }
             }
         }
-        let now = Instant::now();
-        if now >= next_tick {
-            replies.extend(host.handle(Input::Tick)?);
-            next_tick += tick;
-            if next_tick < now {
-                next_tick = now + tick; // We fell behind: skip, don't burst.
-            }
-        }
         // One sync for the whole batch: group commit.
         replies.extend(host.sync()?);
         for (request, reply) in replies {
@@ -383,178 +334,149 @@ fn main_loop(
     Ok(())
 }
 
-fn send_reply(
-    clients: &BTreeMap<u64, SyncSender<Vec<u8>>>,
-    conn: u64,
-    id: RequestId,
-    reply: &Reply,
-) {
+fn send_reply(clients: &BTreeMap<u64, Sender<Vec<u8>>>, conn: u64, id: RequestId, reply: &Reply) {
     if let Some(writer) = clients.get(&conn) {
         // A full queue means the client does not read: it will time out.
         let _ = writer.try_send(encode_reply(id, reply));
     }
 }
 
-fn spawn_peer_acceptor(
-    listener: TcpListener,
-    inbox: SyncSender<Event>,
-    stop: Arc<AtomicBool>,
-    connections: Arc<Connections>,
-) -> io::Result<()> {
-    thread::Builder::new()
-        .name("peer-acceptor".to_string())
-        .spawn(move || {
-            while !stop.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        if stream.set_nonblocking(false).is_err() {
-                            continue;
-                        }
-                        let _ = stream.set_nodelay(true);
-                        let Some(id) = connections.register(&stream) else {
-                            continue; // Dropping the stream closes it.
-                        };
-                        let inbox = inbox.clone();
-                        let connections = connections.clone();
-                        let _ = thread::Builder::new()
-                            .name("peer-reader".to_string())
-                            .spawn(move || {
-                                read_peer(stream, inbox);
-                                connections.forget(id);
-                            });
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => thread::sleep(POLL_INTERVAL),
-                    Err(_) => thread::sleep(POLL_INTERVAL),
-                }
-            }
-        })?;
-    Ok(())
+/// Turns the clock into `Tick` events. A tick that comes late is not made
+/// up for with a burst: the replica's clock just runs slow for a moment,
+/// which the lease margin allows for (`timing.rs`).
+async fn clock(tick: Duration, inbox: Sender<Event>) {
+    let mut interval = tokio::time::interval_at(Instant::now() + tick, tick);
+    interval.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    loop {
+        interval.tick().await;
+        if inbox.send(Event::Tick).await.is_err() {
+            return; // The replica thread stopped.
+        }
+    }
+}
+
+async fn accept_peers(listener: TcpListener, inbox: Sender<Event>) {
+    let slots = Arc::new(Semaphore::new(PEER_CONNECTIONS_MAX));
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            // Out of descriptors, say: let some close before trying again.
+            tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+            continue;
+        };
+        // Too many: dropping the stream closes it.
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let inbox = inbox.clone();
+        tokio::spawn(async move {
+            read_peer(stream, &inbox).await;
+            drop(slot);
+        });
+    }
 }
 
 /// Reads messages from one peer connection until it closes or misbehaves.
-fn read_peer(stream: TcpStream, inbox: SyncSender<Event>) {
-    let mut reader = FrameReader::new(stream);
-    while let Ok(Some(payload)) = reader.read_frame() {
+async fn read_peer(stream: TcpStream, inbox: &Sender<Event>) {
+    let mut reader = AsyncFrameReader::new(stream);
+    while let Ok(Some(payload)) = reader.read_frame().await {
         let Ok(message) = decode_message(&payload) else {
             return; // A peer that sends garbage is cut off.
         };
-        if inbox.send(Event::Peer(message)).is_err() {
+        if inbox.send(Event::Peer(message)).await.is_err() {
             return;
         }
     }
 }
 
-fn spawn_client_acceptor(
-    listener: TcpListener,
-    inbox: SyncSender<Event>,
-    stop: Arc<AtomicBool>,
-    connections: Arc<Connections>,
-) -> io::Result<()> {
-    thread::Builder::new()
-        .name("client-acceptor".to_string())
-        .spawn(move || {
-            while !stop.load(Ordering::SeqCst) {
-                let stream = match listener.accept() {
-                    Ok((stream, _)) => stream,
-                    Err(_) => {
-                        thread::sleep(POLL_INTERVAL);
-                        continue;
-                    }
-                };
-                if stream.set_nonblocking(false).is_err() {
-                    continue;
-                }
-                let _ = stream.set_nodelay(true);
-                let Ok(write_half) = stream.try_clone() else {
-                    continue;
-                };
-                let Some(conn) = connections.register(&stream) else {
-                    continue; // Too many clients: dropping the stream closes it.
-                };
-                let (replies, outgoing) = mpsc::sync_channel(CLIENT_REPLIES_MAX);
-                if inbox
-                    .send(Event::ClientConnected { conn, replies })
-                    .is_err()
-                {
-                    return;
-                }
-                let _ = thread::Builder::new()
-                    .name("client-writer".to_string())
-                    .spawn(move || write_client(write_half, outgoing));
-                let inbox = inbox.clone();
-                let connections = connections.clone();
-                let _ = thread::Builder::new()
-                    .name("client-reader".to_string())
-                    .spawn(move || {
-                        read_client(stream, conn, &inbox);
-                        let _ = inbox.send(Event::ClientGone(conn));
-                        connections.forget(conn);
-                    });
-            }
-        })?;
-    Ok(())
+async fn accept_clients(listener: TcpListener, inbox: Sender<Event>) {
+    let slots = Arc::new(Semaphore::new(CLIENT_CONNECTIONS_MAX));
+    let next_conn = AtomicU64::new(1);
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            // Out of descriptors, say: let some close before trying again.
+            tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+            continue;
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            continue; // Too many clients: dropping the stream closes it.
+        };
+        let _ = stream.set_nodelay(true);
+        let conn = next_conn.fetch_add(1, Ordering::Relaxed);
+        let (replies, outgoing) = mpsc::channel(CLIENT_REPLIES_MAX);
+        if inbox
+            .send(Event::ClientConnected { conn, replies })
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let (read_half, write_half) = stream.into_split();
+        tokio::spawn(write_client(write_half, outgoing));
+        let inbox = inbox.clone();
+        tokio::spawn(async move {
+            read_client(read_half, conn, &inbox).await;
+            let _ = inbox.send(Event::ClientGone(conn)).await;
+            drop(slot);
+        });
+    }
 }
 
-fn read_client(stream: TcpStream, conn: u64, inbox: &SyncSender<Event>) {
-    let mut reader = FrameReader::new(stream);
-    while let Ok(Some(payload)) = reader.read_frame() {
+async fn read_client(stream: tokio::net::tcp::OwnedReadHalf, conn: u64, inbox: &Sender<Event>) {
+    let mut reader = AsyncFrameReader::new(stream);
+    while let Ok(Some(payload)) = reader.read_frame().await {
         let Ok((id, request)) = decode_request(&payload) else {
             return;
         };
-        if inbox.send(Event::Client { conn, id, request }).is_err() {
+        if inbox
+            .send(Event::Client { conn, id, request })
+            .await
+            .is_err()
+        {
             return;
         }
     }
 }
 
-fn write_client(stream: TcpStream, outgoing: Receiver<Vec<u8>>) {
-    let mut writer = FrameWriter::new(stream);
-    // Ends when the main loop drops the sender (the client left).
-    while let Ok(frame) = outgoing.recv() {
-        if writer.write_frame(&frame).is_err() {
+async fn write_client(stream: tokio::net::tcp::OwnedWriteHalf, mut outgoing: Receiver<Vec<u8>>) {
+    let mut writer = AsyncFrameWriter::new(stream);
+    // Ends when the replica thread drops the sender (the client left).
+    while let Some(frame) = outgoing.recv().await {
+        if writer.write_frame(&frame).await.is_err() {
             return;
         }
     }
 }
 
-/// One thread per peer: connects lazily, reconnects after failures, and
+/// One task per peer: connects lazily, reconnects after failures, and
 /// drops what it cannot send.
-fn spawn_link(
-    peer: NodeId,
-    addr: SocketAddr,
-    outbox: Receiver<Message>,
-    stop: Arc<AtomicBool>,
-) -> io::Result<()> {
-    thread::Builder::new()
-        .name(format!("link-{peer}"))
-        .spawn(move || {
-            let mut writer: Option<FrameWriter<TcpStream>> = None;
-            let mut retry_at = Instant::now();
-            while !stop.load(Ordering::SeqCst) {
-                let message = match outbox.recv_timeout(POLL_INTERVAL) {
-                    Ok(message) => message,
-                    Err(RecvTimeoutError::Timeout) => continue,
-                    Err(RecvTimeoutError::Disconnected) => return,
-                };
-                if writer.is_none() && Instant::now() >= retry_at {
-                    writer = connect(addr);
-                    if writer.is_none() {
-                        retry_at = Instant::now() + RECONNECT_BACKOFF;
-                    }
-                }
-                if let Some(w) = &mut writer
-                    && w.write_frame(&encode_message(&message)).is_err()
-                {
-                    writer = None;
-                }
+async fn link(addr: SocketAddr, mut outbox: Receiver<Message>) {
+    let mut writer: Option<AsyncFrameWriter<TcpStream>> = None;
+    let mut retry_at = Instant::now();
+    // Ends when the replica thread drops the sender.
+    while let Some(message) = outbox.recv().await {
+        if writer.is_none() && Instant::now() >= retry_at {
+            writer = connect(addr).await;
+            if writer.is_none() {
+                retry_at = Instant::now() + RECONNECT_BACKOFF;
             }
-        })?;
-    Ok(())
+        }
+        if let Some(w) = &mut writer {
+            let frame = encode_message(&message);
+            match timeout(PEER_WRITE_TIMEOUT, w.write_frame(&frame)).await {
+                Ok(Ok(())) => {}
+                // A frame cut by the timeout leaves the stream unusable.
+                Ok(Err(_)) | Err(_) => writer = None,
+            }
+        }
+    }
 }
 
-fn connect(addr: SocketAddr) -> Option<FrameWriter<TcpStream>> {
-    let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).ok()?;
+async fn connect(addr: SocketAddr) -> Option<AsyncFrameWriter<TcpStream>> {
+    let stream = timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+        .await
+        .ok()?
+        .ok()?;
     stream.set_nodelay(true).ok()?;
-    stream.set_write_timeout(Some(PEER_WRITE_TIMEOUT)).ok()?;
-    Some(FrameWriter::new(stream))
+    Some(AsyncFrameWriter::new(stream))
 }
