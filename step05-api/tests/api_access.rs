@@ -155,3 +155,72 @@ async fn provisioned_tables_are_throttled_when_asked() {
     }
     server.stop().await;
 }
+
+/// A write that overdraws its partition's bucket leaves the next one
+/// throttled until the debt is paid back, a tenth of a second here: a
+/// client with retries off sees the error, the SDK's default retries
+/// (exponential backoff) get through.
+#[tokio::test]
+async fn a_throttled_write_fails_without_retries_and_succeeds_with_them() {
+    use aws_sdk_dynamodb::config::retry::RetryConfig;
+
+    let config = ServerConfig {
+        throttling: true,
+        ..ServerConfig::in_memory()
+    };
+    let server = TestServer::with_config(config).await;
+    let client = &server.client;
+    client
+        .create_table()
+        .table_name("tight")
+        .attribute_definitions(definition("pk", ScalarAttributeType::S))
+        .key_schema(key("pk", KeyType::Hash))
+        .provisioned_throughput(
+            ProvisionedThroughput::builder()
+                .read_capacity_units(40)
+                .write_capacity_units(40)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // 44 KB: 44 write units against one second (40 units) of credit.
+    let big = "x".repeat(44 * 1024 - 16);
+    client
+        .put_item()
+        .table_name("tight")
+        .item("pk", s("first"))
+        .item("v", s(&big))
+        .send()
+        .await
+        .unwrap();
+
+    let no_retries = aws_sdk_dynamodb::Client::from_conf(
+        client
+            .config()
+            .to_builder()
+            .retry_config(RetryConfig::disabled())
+            .build(),
+    );
+    let refused = no_retries
+        .put_item()
+        .table_name("tight")
+        .item("pk", s("second"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        api_common::code_and_message(&refused).0,
+        "ProvisionedThroughputExceededException"
+    );
+
+    client
+        .put_item()
+        .table_name("tight")
+        .item("pk", s("second"))
+        .send()
+        .await
+        .unwrap();
+    server.stop().await;
+}
