@@ -31,17 +31,37 @@ const INVALID_PATH: &str =
     "The document path provided in the update expression is invalid for update";
 
 impl Update {
+    /// Refuses an update that targets a key attribute of `key`, or a path
+    /// inside one. It needs only the expression and the key, so a caller
+    /// runs it before reading the item: DynamoDB rejects such an update
+    /// even when its condition would fail.
+    pub fn check_key_targets(&self, key: &Item) -> Result<()> {
+        for path in self.target_paths() {
+            let Some(name) = path.top_level().filter(|name| key.contains_key(*name)) else {
+                continue;
+            };
+            // A key attribute is a scalar, so DynamoDB words a path into
+            // one (`pk.x`, `pk[0]`) as a misuse of the key's type rather
+            // than as an update of the key.
+            let message = if path.elements.len() > 1 {
+                format!(
+                    "Key attributes must be scalars; list random access '[]' and map lookup '.' are not allowed: Key: {name}"
+                )
+            } else {
+                format!(
+                    "One or more parameter values were invalid: Cannot update attribute {name}. This attribute is part of the key"
+                )
+            };
+            return Err(ExprError::validation(message));
+        }
+        Ok(())
+    }
+
     /// The item after the update. `old` is the stored item, if any; `key`
     /// is the request's primary key as an item, which is both where a new
     /// item starts and the list of attributes that may not be updated.
     pub fn apply(&self, old: Option<&Item>, key: &Item) -> Result<Item> {
-        for path in self.target_paths() {
-            if let Some(name) = path.top_level().filter(|name| key.contains_key(*name)) {
-                return Err(ExprError::validation(format!(
-                    "One or more parameter values were invalid: Cannot update attribute {name}. This attribute is part of the key"
-                )));
-            }
-        }
+        self.check_key_targets(key)?;
         let before = old.cloned().unwrap_or_else(|| key.clone());
         let mut sets = Vec::with_capacity(self.set.len());
         for action in &self.set {

@@ -286,6 +286,11 @@ pub fn update_item(ctx: &RequestContext, input: Json) -> Result<Reply, ApiError>
     let schema = table.meta()?.key_schema();
     let primary = primary_key(&schema, &key)?;
     let key = key_item(&schema, &key);
+    // An update of a key attribute is refused before the item is read,
+    // so a false condition cannot hide it.
+    if let Some(update) = &compiled.update {
+        update.check_key_targets(&key)?;
+    }
     let route = table.table.route(&primary)?;
     capacity::admit(ctx, &table, &route, Demand::Write(write_units(None, None)))?;
 
