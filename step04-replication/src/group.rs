@@ -295,6 +295,14 @@ impl<E: StorageEngine + 'static> ReplicationGroup<E> {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// A read-only view of this group that does not keep it alive: for
+    /// metrics, which must not hold a deleted table's replicas running.
+    pub fn probe(&self) -> GroupProbe<E> {
+        GroupProbe {
+            inner: Arc::downgrade(&self.inner),
+        }
+    }
+
     // --- Test hooks -------------------------------------------------------
 
     /// For tests: the status of replica `id`, if its thread runs.
@@ -474,6 +482,55 @@ impl<E: StorageEngine + 'static> ReplicationGroup<E> {
         StorageError::io(
             &self.inner.dir,
             io::Error::new(io::ErrorKind::TimedOut, what.to_string()),
+        )
+    }
+}
+
+/// A weak, read-only handle on a group's progress: every running
+/// replica's [`Status`] (commit and applied indexes, role, term), for
+/// metrics such as replication lag. It never keeps the group alive; once
+/// the last [`ReplicationGroup`] handle is gone it reports nothing.
+pub struct GroupProbe<E = Lsm> {
+    inner: std::sync::Weak<GroupInner<E>>,
+}
+
+impl<E> Clone for GroupProbe<E> {
+    fn clone(&self) -> Self {
+        GroupProbe {
+            inner: std::sync::Weak::clone(&self.inner),
+        }
+    }
+}
+
+impl<E> fmt::Debug for GroupProbe<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GroupProbe")
+            .field("alive", &self.is_alive())
+            .finish()
+    }
+}
+
+impl<E> GroupProbe<E> {
+    /// Whether the group still runs.
+    pub fn is_alive(&self) -> bool {
+        self.inner.strong_count() > 0
+    }
+
+    /// The status of every running replica, in id order; `None` once the
+    /// group has stopped. Holds the group only while it copies them.
+    pub fn statuses(&self) -> Option<Vec<Status>> {
+        let inner = self.inner.upgrade()?;
+        let replicas = inner
+            .replicas
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Some(
+            replicas
+                .values()
+                .filter_map(Option::as_ref)
+                .filter(|thread| thread.is_running())
+                .map(ReplicaThread::status)
+                .collect(),
         )
     }
 }

@@ -56,7 +56,7 @@ pub mod tcp;
 pub mod timing;
 pub mod types;
 
-pub use group::{GroupOptions, PartitionMachine, ReplicationGroup};
+pub use group::{GroupOptions, GroupProbe, PartitionMachine, ReplicationGroup};
 pub use replica::{Input, Options, Output, Replica, Reply, Request, Role};
 pub use state_machine::{KvMachine, StateMachine};
 pub use types::{Config, Entry, EntryKind, LogIndex, MembershipChange, NodeId, RequestId, Term};

@@ -10,6 +10,7 @@ use crate::catalog::{Catalog, CatalogOptions, OpenError, TableHandle};
 use crate::config::{ScratchDir, ServerConfig, Storage};
 use crate::engine::{lsm_factory, server_lsm_options};
 use crate::error::ApiError;
+use crate::replication::{GroupRegistry, check_replica_count, replicated_factory};
 
 /// The account id in every ARN: a local server has one account.
 pub const LOCAL_ACCOUNT_ID: &str = "000000000000";
@@ -24,6 +25,11 @@ pub struct Backend {
     pub credentials: Arc<CredentialStore>,
     /// Whether the throttle may refuse requests.
     pub throttling: bool,
+    /// Copies of each partition (1 unless partitions are replication
+    /// groups).
+    pub replicas: u64,
+    /// The replication groups, for metrics; empty with one copy.
+    pub groups: Arc<GroupRegistry>,
     /// For in-memory servers: the scratch directory, removed on drop
     /// (declared after the catalog, so the tables close first).
     _scratch: Option<ScratchDir>,
@@ -40,9 +46,27 @@ impl Backend {
                 (scratch.path().to_path_buf(), false, Some(scratch))
             }
         };
+        let groups = Arc::new(GroupRegistry::default());
         let factory = match &config.engine {
             Some(factory) => Arc::clone(factory),
-            None => lsm_factory(server_lsm_options(durable)),
+            None => {
+                let allowed = 1..=step04_replication::group::REPLICAS_MAX;
+                if !allowed.contains(&config.replicas) {
+                    return Err(format!(
+                        "a partition has 1 to {} replicas, not {}",
+                        allowed.end(),
+                        config.replicas
+                    )
+                    .into());
+                }
+                check_replica_count(&dir, config.replicas, durable)?;
+                if config.replicas > 1 {
+                    let lsm = server_lsm_options(durable);
+                    replicated_factory(config.replicas, lsm, Arc::clone(&groups))
+                } else {
+                    lsm_factory(server_lsm_options(durable))
+                }
+            }
         };
         let catalog = Catalog::open(CatalogOptions {
             dir,
@@ -55,6 +79,12 @@ impl Backend {
             catalog,
             credentials: Arc::clone(&config.credentials),
             throttling: config.throttling,
+            replicas: if config.engine.is_some() {
+                1
+            } else {
+                config.replicas
+            },
+            groups,
             _scratch: scratch,
         })
     }

@@ -46,7 +46,13 @@ pub struct ServerConfig {
     pub region: String,
     /// Shown in ARNs.
     pub account_id: String,
-    /// The engine of every partition; `None` is step 2's LSM tree.
+    /// Copies of every partition when `engine` is `None`: 1 is step 2's
+    /// LSM tree alone; more makes each partition a step 4 replication
+    /// group of that many replicas in this process, each with its own
+    /// directory (see [`crate::replication`]). A data directory remembers
+    /// the number it was created with and refuses another.
+    pub replicas: u64,
+    /// A custom engine for every partition, overriding `replicas`.
     pub engine: Option<EngineFactory>,
     /// Access keys and policies. The default is local mode with no keys:
     /// any well-formed signature is accepted, so the server must listen
@@ -65,6 +71,7 @@ impl fmt::Debug for ServerConfig {
             .field("storage", &self.storage)
             .field("region", &self.region)
             .field("account_id", &self.account_id)
+            .field("replicas", &self.replicas)
             .field("engine", &self.engine.as_ref().map(|_| "custom"))
             .field("auth_mode", &self.credentials.mode())
             .field("throttling", &self.throttling)
@@ -73,13 +80,15 @@ impl fmt::Debug for ServerConfig {
 }
 
 impl ServerConfig {
-    /// Durable tables in `dir`, on `127.0.0.1:8000`.
+    /// Durable tables in `dir`, on `127.0.0.1:8000`, one copy of each
+    /// partition (the binary asks for three).
     pub fn with_data_dir(dir: impl Into<PathBuf>) -> ServerConfig {
         ServerConfig {
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, DEFAULT_PORT)),
             storage: Storage::Dir(dir.into()),
             region: DEFAULT_REGION.to_string(),
             account_id: LOCAL_ACCOUNT_ID.to_string(),
+            replicas: 1,
             engine: None,
             credentials: Arc::new(CredentialStore::new(AuthMode::Local)),
             throttling: false,

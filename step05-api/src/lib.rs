@@ -15,11 +15,14 @@
 //! * **The protocol** — [`wire`] (framing, limits, CRC, request ids),
 //!   [`error`] (every error DynamoDB can answer, as `__type`, status and
 //!   message), [`decode`] (reading members with DynamoDB's serialization
-//!   and validation messages).
+//!   and validation messages), [`compression`] (gzip and deflate bodies,
+//!   both ways).
 //! * **The router** — [`server`] (the request path, the blocking-thread
 //!   choice, graceful shutdown), [`config`], [`access`] (the authentication
-//!   and authorization slots), [`registry`] (operations by name).
+//!   and authorization slots), [`registry`] (operations by name),
+//!   [`metrics`] (the Prometheus page).
 //! * **The tables** — [`engine`] (the swappable engine factory),
+//!   [`replication`] (partitions as step 4's replication groups),
 //!   [`catalog`] (table metadata, durable, the table life cycle),
 //!   [`backend`] (what handlers share).
 //! * **The operations** — [`ops`], metered by [`capacity`]; their
@@ -45,13 +48,16 @@ pub mod auth;
 pub mod backend;
 pub mod capacity;
 pub mod catalog;
+pub mod compression;
 pub mod config;
 pub mod decode;
 pub mod engine;
 pub mod error;
 pub mod expr;
+pub mod metrics;
 pub mod ops;
 pub mod registry;
+pub mod replication;
 pub mod server;
 pub mod throttle;
 pub mod wire;

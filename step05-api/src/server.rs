@@ -1,13 +1,29 @@
 //! The HTTP server: one route, and the path every request takes through it.
 //!
 //! ```text
-//! bytes ─▶ size ─▶ health/CORS ─▶ method, type ─▶ JSON ─▶ target ─▶ authenticate
+//! bytes ─▶ size ─▶ health/metrics/CORS ─▶ method, type ─▶ JSON ─▶ target ─▶ authenticate
 //!       ─▶ authorize ─▶ handler (blocking thread): validate ─▶ route ─▶ meter ─▶ apply
-//!       ─▶ response (+ x-amzn-RequestId, x-amz-crc32)
+//!       ─▶ response (+ x-amzn-RequestId, x-amz-crc32; gzipped if asked)
 //! ```
 //!
 //! The order is DynamoDB's observable precedence (reference §1.5): a
 //! request that is wrong in two ways gets the error of the earlier check.
+//! A compressed body (`Content-Encoding`) is the one exception: its
+//! signature is checked before it is decompressed, so an unsigned request
+//! never costs a decompression, and its JSON errors come after its
+//! signature errors (see [`crate::compression`]).
+//!
+//! Each request runs in a `tracing` span named `request` carrying its
+//! request id, on the worker and on the blocking thread alike, so every
+//! log line of a request can be found by the id the client saw.
+//!
+//! # `/metrics`
+//!
+//! `GET /metrics` ([`crate::metrics`]) needs no signature: Prometheus does
+//! not sign. It is answered only to clients connecting from a loopback
+//! address, whatever address the server listens on, so table names and
+//! sizes never leave the machine unauthenticated; anyone else gets the
+//! 404 of any path that is not an API call.
 //!
 //! # Why handlers run on blocking threads
 //!
@@ -31,24 +47,32 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, ORIGIN};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST, ORIGIN, VARY};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method};
 use axum::response::Response;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{Semaphore, SemaphorePermit, oneshot};
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
-use crate::access::{SignedRequest, authenticate, authorize};
+use crate::access::{Caller, SignedRequest, authenticate, authorize};
 use crate::backend::Backend;
 use crate::catalog::OpenError;
+use crate::compression::{
+    self, DECODE_CHUNK_BYTES, DECODED_BODY_BYTES_MAX, RESPONSE_COMPRESSION_BYTES_MIN,
+    RequestEncoding,
+};
 use crate::config::ServerConfig;
 use crate::error::{ApiError, ErrorKind};
-use crate::registry::{Registry, Reply, RequestContext};
-use crate::wire::{self, ContentType, REQUEST_BODY_BYTES_MAX, RequestIds};
+use crate::metrics::{CONTENT_TYPE_PROMETHEUS, Metrics, OPERATION_NONE};
+use crate::registry::{Handler, Registry, Reply, RequestContext};
+use crate::wire::{self, ContentType, ErrorCode, REQUEST_BODY_BYTES_MAX, RequestIds};
 
 /// Requests running handlers at once (and so blocking threads in use).
 pub const REQUESTS_IN_FLIGHT_MAX: usize = 256;
@@ -66,6 +90,10 @@ const SHUTDOWN_POLL: Duration = Duration::from_millis(10);
 const NOT_AN_OPERATION_BODY: &[u8] = b"<UnknownOperationException/>\n";
 /// CORS preflight answers may be cached for this long (seconds).
 const CORS_MAX_AGE_SECONDS: &str = "172800";
+/// Response headers a browser script may read: the ones SDKs look at.
+const CORS_EXPOSE_HEADERS: &str = "x-amzn-RequestId, x-amz-crc32";
+/// The path of the Prometheus page.
+pub const METRICS_PATH: &str = "/metrics";
 
 /// A running server's shared state: the backend, the operations, the
 /// bounds.
@@ -75,6 +103,8 @@ pub struct App {
     ids: RequestIds,
     workers: Semaphore,
     body_budget: Semaphore,
+    /// Request counters for `/metrics`.
+    pub metrics: Metrics,
 }
 
 impl std::fmt::Debug for App {
@@ -95,6 +125,7 @@ impl App {
             ids: RequestIds::default(),
             workers: Semaphore::new(REQUESTS_IN_FLIGHT_MAX),
             body_budget: Semaphore::new(REQUEST_BYTES_IN_FLIGHT_MAX / BUDGET_UNIT_BYTES),
+            metrics: Metrics::default(),
         }
     }
 
@@ -156,9 +187,13 @@ impl Server {
             .map_err(StartError::Bind)?;
         let addr = listener.local_addr().map_err(StartError::Bind)?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let router = Arc::clone(&app).router();
+        // The peer address is kept for `/metrics`, which only loopback
+        // clients may read.
+        let service = Arc::clone(&app)
+            .router()
+            .into_make_service_with_connect_info::<SocketAddr>();
         let task = tokio::spawn(async move {
-            axum::serve(listener, router)
+            axum::serve(listener, service)
                 .with_graceful_shutdown(async {
                     let _ = stopped.await;
                 })
@@ -239,20 +274,52 @@ impl ServerHandle {
 }
 
 // ANCHOR: handle
-/// Every request, start to finish.
+/// Every request, start to finish, in a span carrying its request id.
 async fn handle(State(app): State<Arc<App>>, request: Request) -> Response {
+    let started = Instant::now();
     let request_id = app.ids.next_id();
-    let cors = request.headers().contains_key(ORIGIN);
-    let mut response = respond(&app, request, &request_id).await;
-    if cors {
+    let span = tracing::info_span!("request", id = %request_id);
+    async move {
+        let cors = request.headers().contains_key(ORIGIN);
+        let gzip = compression::accepts_gzip(request.headers());
+        let mut operation = None;
+        let mut response = respond(&app, request, &request_id, &mut operation).await;
+        if gzip {
+            response = compress(response, &request_id).await;
+        }
+        if cors {
+            let headers = response.headers_mut();
+            headers.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+            headers.insert(
+                "access-control-expose-headers",
+                HeaderValue::from_static(CORS_EXPOSE_HEADERS),
+            );
+        }
+        let operation = operation.as_deref().unwrap_or(OPERATION_NONE);
+        let error = response.extensions().get::<ErrorCode>().map(|code| code.0);
+        let elapsed = started.elapsed();
+        app.metrics.record(operation, error, elapsed);
+        tracing::debug!(
+            operation,
+            status = response.status().as_u16(),
+            error,
+            micros = elapsed.as_micros() as u64,
+            "answered"
+        );
         response
-            .headers_mut()
-            .insert("access-control-allow-origin", HeaderValue::from_static("*"));
     }
-    response
+    .instrument(span)
+    .await
 }
 
-async fn respond(app: &Arc<App>, request: Request, request_id: &str) -> Response {
+/// Checks 1 to 18 in order; sets `operation` once the target names a
+/// registered one.
+async fn respond(
+    app: &Arc<App>,
+    request: Request,
+    request_id: &str,
+    operation: &mut Option<String>,
+) -> Response {
     let (parts, body) = request.into_parts();
     let content_type = ContentType::from_header(
         parts
@@ -274,7 +341,8 @@ async fn respond(app: &Arc<App>, request: Request, request_id: &str) -> Response
         return fail(too_large());
     }
     let share = declared.map_or(REQUEST_BODY_BYTES_MAX, |len| len as usize);
-    let Some(_budget) = acquire(&app.body_budget, share.div_ceil(BUDGET_UNIT_BYTES).max(1)).await
+    let Some(mut budget) =
+        acquire(&app.body_budget, share.div_ceil(BUDGET_UNIT_BYTES).max(1)).await
     else {
         return fail(busy());
     };
@@ -282,10 +350,13 @@ async fn respond(app: &Arc<App>, request: Request, request_id: &str) -> Response
         return fail(too_large());
     };
 
-    // 2. Not an API call: health check and CORS preflight.
+    // 2. Not an API call: health check, metrics and CORS preflight.
     if parts.method == Method::GET && parts.uri.path() == "/" {
         let body = format!("healthy: dynamodb.{}.amazonaws.com ", app.backend.region);
         return wire::response(200, "text/plain", body.into_bytes(), request_id, &[]);
+    }
+    if parts.method == Method::GET && parts.uri.path() == METRICS_PATH && from_loopback(&parts) {
+        return metrics_page(app, request_id).await;
     }
     if parts.method == Method::OPTIONS {
         return preflight(&parts.headers, request_id);
@@ -300,43 +371,97 @@ async fn respond(app: &Arc<App>, request: Request, request_id: &str) -> Response
             &[],
         );
     }
-    // 4. JSON.
-    let input = match wire::parse_body(&bytes) {
-        Ok(input) => input,
+    let encoding = match compression::request_encoding(&parts.headers) {
+        Ok(encoding) => encoding,
         Err(error) => return fail(error),
     };
-    // 5. A known operation.
-    let target = match wire::target(&parts.headers) {
-        Ok(target) => target,
-        Err(error) => return fail(error),
+    // 4-12. JSON, a known operation, who is calling. A compressed body is
+    // authenticated as sent before it is decompressed and parsed.
+    let (input, handler, caller) = if encoding == RequestEncoding::Identity {
+        let input = match wire::parse_body(&bytes) {
+            Ok(input) => input,
+            Err(error) => return fail(error),
+        };
+        let handler = match known_operation(app, &parts, operation) {
+            Ok(handler) => handler,
+            Err(error) => return fail(error),
+        };
+        match authenticate(&signed(&parts, &bytes), &app.backend.credentials) {
+            Ok(caller) => (input, handler, caller),
+            Err(error) => return fail(error),
+        }
+    } else {
+        let handler = match known_operation(app, &parts, operation) {
+            Ok(handler) => handler,
+            Err(error) => return fail(error),
+        };
+        let caller = match authenticate(&signed(&parts, &bytes), &app.backend.credentials) {
+            Ok(caller) => caller,
+            Err(error) => return fail(error),
+        };
+        let decoded = match decode_body(app, encoding, &bytes, &mut budget).await {
+            Ok(decoded) => decoded,
+            Err(error) => return fail(error),
+        };
+        match wire::parse_body(&decoded) {
+            Ok(input) => (input, handler, caller),
+            Err(error) => return fail(error),
+        }
     };
-    let Some(handler) = app.registry.get(target) else {
+    drop(bytes);
+    let Some(name) = operation.clone() else {
         return fail(ApiError::bare(ErrorKind::UnknownOperation));
     };
-    let operation = target
-        .split_once('.')
-        .map_or(target, |(_, op)| op)
-        .to_string();
-    // 6-12. Who is calling, and may they.
-    let signed = SignedRequest {
+    if let Err(error) = authorize(&caller, &name, &input, &app.backend) {
+        return fail(error);
+    }
+    // 13-18. The operation itself, on a blocking thread.
+    match run(app, &parts, request_id, handler, (name, caller), input).await {
+        Ok(Reply::Json(json)) => wire::success(Some(&json), reply_type, request_id),
+        Ok(Reply::Empty) => wire::success(None, reply_type, request_id),
+        Err(error) => fail(error),
+    }
+}
+// ANCHOR_END: handle
+
+/// Check 5: the target names a registered operation; records its name.
+fn known_operation(
+    app: &App,
+    parts: &Parts,
+    operation: &mut Option<String>,
+) -> Result<Arc<dyn Handler>, ApiError> {
+    let target = wire::target(&parts.headers)?;
+    let handler = app
+        .registry
+        .get(target)
+        .ok_or_else(|| ApiError::bare(ErrorKind::UnknownOperation))?;
+    let name = target.split_once('.').map_or(target, |(_, op)| op);
+    *operation = Some(name.to_string());
+    Ok(handler)
+}
+
+/// What SigV4 signs: the request as received, body bytes as sent.
+fn signed<'a>(parts: &'a Parts, body: &'a [u8]) -> SignedRequest<'a> {
+    SignedRequest {
         method: parts.method.as_str(),
         path: parts.uri.path(),
         query: parts.uri.query().unwrap_or_default(),
         headers: &parts.headers,
-        body: &bytes,
-    };
-    let caller = match authenticate(&signed, &app.backend.credentials) {
-        Ok(caller) => caller,
-        Err(error) => return fail(error),
-    };
-    if let Err(error) = authorize(&caller, &operation, &input, &app.backend) {
-        return fail(error);
+        body,
     }
-    drop(bytes);
-    // 13-18. The operation itself, on a blocking thread.
-    let Some(_worker) = acquire(&app.workers, 1).await else {
-        return fail(busy());
-    };
+}
+
+/// Runs the operation's handler on a blocking thread, in the request's
+/// span, once a worker slot is free.
+async fn run(
+    app: &Arc<App>,
+    parts: &Parts,
+    request_id: &str,
+    handler: Arc<dyn Handler>,
+    (operation, caller): (String, Caller),
+    input: serde_json::Value,
+) -> Result<Reply, ApiError> {
+    let _worker = acquire(&app.workers, 1).await.ok_or_else(busy)?;
     let host = parts
         .headers
         .get(HOST)
@@ -349,15 +474,106 @@ async fn respond(app: &Arc<App>, request: Request, request_id: &str) -> Response
         caller,
         host,
     );
-    let result = tokio::task::spawn_blocking(move || handler.handle(&ctx, input)).await;
+    let span = tracing::Span::current();
+    let result =
+        tokio::task::spawn_blocking(move || span.in_scope(|| handler.handle(&ctx, input))).await;
     match result {
-        Ok(Ok(Reply::Json(json))) => wire::success(Some(&json), reply_type, request_id),
-        Ok(Ok(Reply::Empty)) => wire::success(None, reply_type, request_id),
-        Ok(Err(error)) => fail(error),
-        Err(panic) => fail(ApiError::internal(format!("a handler failed: {panic}"))),
+        Ok(reply) => reply,
+        Err(panic) => Err(ApiError::internal(format!("a handler failed: {panic}"))),
     }
 }
-// ANCHOR_END: handle
+
+/// Decompresses a signed body in chunks, taking more of the memory budget
+/// as it grows, and stopping at [`DECODED_BODY_BYTES_MAX`].
+async fn decode_body<'a>(
+    app: &'a App,
+    encoding: RequestEncoding,
+    compressed: &[u8],
+    budget: &mut SemaphorePermit<'a>,
+) -> Result<Vec<u8>, ApiError> {
+    let mut reader = compression::decoder(encoding, compressed);
+    let mut out = Vec::new();
+    let mut chunk = vec![0u8; DECODE_CHUNK_BYTES];
+    // Each turn adds at least one byte, and the total is bounded.
+    loop {
+        let read = std::io::Read::read(&mut reader, &mut chunk)
+            .map_err(|error| compression::corrupt_body(&error))?;
+        if read == 0 {
+            return Ok(out);
+        }
+        let needed = out.len() + read;
+        if needed > DECODED_BODY_BYTES_MAX {
+            return Err(too_large());
+        }
+        let held = budget.num_permits() * BUDGET_UNIT_BYTES;
+        if needed > held {
+            let more = (needed - held).div_ceil(BUDGET_UNIT_BYTES).max(16);
+            budget.merge(acquire(&app.body_budget, more).await.ok_or_else(busy)?);
+        }
+        out.extend_from_slice(&chunk[..read]);
+    }
+}
+
+/// Gzips a response the client accepts compressed, if it is large enough
+/// to gain; `x-amz-crc32` then covers the compressed bytes, as sent.
+async fn compress(response: Response, request_id: &str) -> Response {
+    if response.headers().contains_key(CONTENT_ENCODING) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // The body is already in memory (every response is built whole), so
+    // reading it back has no bound to enforce.
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return wire::failure(
+            &ApiError::internal("a response body could not be read back"),
+            ContentType::AmzJson,
+            request_id,
+        );
+    };
+    if bytes.len() < RESPONSE_COMPRESSION_BYTES_MIN {
+        return Response::from_parts(parts, Body::from(bytes));
+    }
+    let Ok(gzipped) = compression::gzip(&bytes) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    let headers = &mut parts.headers;
+    headers.remove(CONTENT_LENGTH);
+    headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    headers.insert(VARY, HeaderValue::from_static("accept-encoding"));
+    if let Ok(crc) = HeaderValue::from_str(&wire::crc32_header(&gzipped)) {
+        headers.insert(wire::HEADER_CRC32, crc);
+    }
+    Response::from_parts(parts, Body::from(gzipped))
+}
+
+/// Whether the client connected from this machine.
+fn from_loopback(parts: &Parts) -> bool {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_some_and(|ConnectInfo(peer)| peer.ip().to_canonical().is_loopback())
+}
+
+/// The Prometheus page, rendered on a blocking thread (it reads every
+/// table's partition summaries).
+async fn metrics_page(app: &Arc<App>, request_id: &str) -> Response {
+    let app = Arc::clone(app);
+    let page = tokio::task::spawn_blocking(move || app.metrics.render(&app.backend)).await;
+    match page {
+        Ok(page) => wire::response(
+            200,
+            CONTENT_TYPE_PROMETHEUS,
+            page.into_bytes(),
+            request_id,
+            &[],
+        ),
+        Err(error) => wire::failure(
+            &ApiError::internal(format!("metrics failed: {error}")),
+            ContentType::AmzJson,
+            request_id,
+        ),
+    }
+}
 
 /// Waits up to [`ADMISSION_TIMEOUT`] for `units` permits.
 async fn acquire(semaphore: &Semaphore, units: usize) -> Option<tokio::sync::SemaphorePermit<'_>> {

@@ -55,6 +55,11 @@ pub const HEADER_TARGET: &str = "x-amz-target";
 pub const HEADER_REQUEST_ID: &str = "x-amzn-requestid";
 pub const HEADER_CRC32: &str = "x-amz-crc32";
 
+/// Tags an error response with its code (the part of `__type` after the
+/// `#`), for the metrics, without parsing the body back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ErrorCode(pub &'static str);
+
 /// The two content types a request may have; the response echoes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ContentType {
@@ -253,13 +258,17 @@ pub fn success(body: Option<&Json>, content_type: ContentType, request_id: &str)
 /// The response to a failed request.
 pub fn failure(error: &ApiError, content_type: ContentType, request_id: &str) -> Response {
     let bytes = error.body().to_string().into_bytes();
-    response(
+    let mut response = response(
         error.kind.status(),
         content_type.as_str(),
         bytes,
         request_id,
         &[],
-    )
+    );
+    response
+        .extensions_mut()
+        .insert(ErrorCode(error.kind.code()));
+    response
 }
 
 /// Header values we build are ASCII; one that is not is left out rather

@@ -1,0 +1,270 @@
+//! Partitions as replication groups: the engine factory a server uses when
+//! it keeps more than one copy of each partition, the data directory's
+//! record of that number, and what metrics may read of the groups.
+//!
+//! With `replicas = 3` (the binary's default) every partition of every
+//! table is a step 4 [`ReplicationGroup`] of three replicas running in this
+//! process, each on its own LSM tree in its own directory:
+//!
+//! ```text
+//! tables/<table-id>/partition-00000003/replica-1/{raft,engine}/
+//!                                      replica-2/…
+//!                                      replica-3/…
+//! ```
+//!
+//! A write is acknowledged once it is in the fsynced logs of two replicas
+//! and applied at the leader, so a replica whose files are damaged or lost
+//! is rebuilt from the other two. With `replicas = 1` the partition is one
+//! LSM tree: faster (one fsync per group commit instead of a quorum round
+//! and two), with nothing to recover from if its files are lost.
+//!
+//! # Every read is served by the leader
+//!
+//! Step 4's groups can answer an eventually consistent read at any
+//! replica, and a follower learns that an entry is committed only with the
+//! leader's next message, so a read right after a write often misses it.
+//! DynamoDB allows that, but its window is rarely seen in practice, and
+//! clients and test suites written against it (or against DynamoDB Local)
+//! commonly put and then get with the default, eventually consistent read.
+//! In one process a follower saves nothing — same machine, same disks — so
+//! the server reads at the leader for both consistencies ([`LeaderReads`]).
+//! Eventually consistent reads are still *metered* at half price: capacity
+//! is the API's business, not the engine's.
+//!
+//! # The data directory remembers its replica count
+//!
+//! The two layouts cannot read each other: an LSM tree opened in a
+//! partition directory that holds `replica-N/` subdirectories would find no
+//! data and serve an empty table. So the first server to use a data
+//! directory writes the count to [`REPLICAS_FILE_NAME`], and every later
+//! one must ask for the same count or refuse to start
+//! ([`check_replica_count`]). A directory without the file but with a
+//! catalog predates the file and was always single-copy.
+
+use std::fmt;
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use step01_kv::engine::{
+    KeyRange, KeyValue, ReadConsistency, Result as EngineResult, ScanDirection, SequenceNumber,
+    StorageEngine, WriteBatch,
+};
+use step02_lsm::lsm::LsmOptions;
+use step03_partitioning::map_file::sync_dir;
+use step04_replication::GroupOptions;
+use step04_replication::group::{GroupProbe, ReplicationGroup};
+use step04_replication::replica::Status;
+
+use crate::catalog::OpenError;
+use crate::catalog::file::CATALOG_FILE_NAME;
+use crate::engine::{EngineFactory, SharedEngine};
+
+/// The file in a data directory that records its replica count.
+pub const REPLICAS_FILE_NAME: &str = "REPLICAS";
+const REPLICAS_TEMP_FILE_NAME: &str = "REPLICAS.tmp";
+/// The file is one decimal number and a newline; anything longer is not it.
+const REPLICAS_FILE_BYTES_MAX: u64 = 32;
+
+/// Every replication group this server opened, weakly: groups of deleted
+/// tables and of partitions retired by a split drop out by themselves.
+#[derive(Default)]
+pub struct GroupRegistry {
+    groups: Mutex<Vec<(PathBuf, GroupProbe)>>,
+}
+
+impl fmt::Debug for GroupRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GroupRegistry").finish_non_exhaustive()
+    }
+}
+
+/// One group's replicas, as last published by their threads.
+#[derive(Clone, Debug)]
+pub struct GroupProgress {
+    /// The partition directory the group lives in.
+    pub dir: PathBuf,
+    /// Every running replica's status, in id order.
+    pub replicas: Vec<Status>,
+}
+
+impl GroupRegistry {
+    fn register(&self, dir: &Path, probe: GroupProbe) {
+        let mut groups = self.groups.lock().unwrap_or_else(PoisonError::into_inner);
+        // Pruning on every registration keeps the list as long as the
+        // number of live partitions.
+        groups.retain(|(_, probe)| probe.is_alive());
+        groups.push((dir.to_path_buf(), probe));
+    }
+
+    /// The progress of every live group, in registration order. Copying
+    /// the probes first keeps the lock short: a probe may briefly be the
+    /// last holder of a group, and dropping a group stops its threads.
+    pub fn progress(&self) -> Vec<GroupProgress> {
+        let probes: Vec<(PathBuf, GroupProbe)> = self
+            .groups
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        probes
+            .into_iter()
+            .filter_map(|(dir, probe)| {
+                let replicas = probe.statuses()?;
+                Some(GroupProgress { dir, replicas })
+            })
+            .collect()
+    }
+}
+
+// ANCHOR: replicated_factory
+/// Opens every partition as a replication group of `replicas` replicas,
+/// each an LSM tree with `lsm`'s sizes, and registers it in `registry`.
+pub fn replicated_factory(
+    replicas: u64,
+    lsm: LsmOptions,
+    registry: Arc<GroupRegistry>,
+) -> EngineFactory {
+    let options = GroupOptions {
+        replicas,
+        ..GroupOptions::lsm(lsm)
+    };
+    Arc::new(move |dir: &Path| {
+        let group = ReplicationGroup::open(dir, options.clone())?;
+        registry.register(dir, group.probe());
+        Ok(SharedEngine::new(LeaderReads(group)))
+    })
+}
+// ANCHOR_END: replicated_factory
+
+/// A replication group whose reads are all answered by its leader (see
+/// the module documentation).
+#[derive(Debug)]
+pub struct LeaderReads(pub ReplicationGroup);
+
+impl StorageEngine for LeaderReads {
+    fn get(&self, key: &[u8]) -> EngineResult<Option<Vec<u8>>> {
+        self.0.get_with(key, ReadConsistency::Strong)
+    }
+
+    fn write(&self, batch: WriteBatch) -> EngineResult<SequenceNumber> {
+        self.0.write(batch)
+    }
+
+    fn scan(
+        &self,
+        range: &KeyRange,
+        direction: ScanDirection,
+        limit: usize,
+    ) -> EngineResult<Vec<KeyValue>> {
+        self.0
+            .scan_with(range, direction, limit, ReadConsistency::Strong)
+    }
+
+    fn sync(&self) -> EngineResult<()> {
+        self.0.sync()
+    }
+
+    fn get_with(&self, key: &[u8], _: ReadConsistency) -> EngineResult<Option<Vec<u8>>> {
+        self.0.get_with(key, ReadConsistency::Strong)
+    }
+
+    fn scan_with(
+        &self,
+        range: &KeyRange,
+        direction: ScanDirection,
+        limit: usize,
+        _: ReadConsistency,
+    ) -> EngineResult<Vec<KeyValue>> {
+        self.0
+            .scan_with(range, direction, limit, ReadConsistency::Strong)
+    }
+}
+
+/// Makes sure the data directory `dir` was created with `replicas` copies
+/// per partition, recording the count if the directory is new. Called
+/// before the catalog opens any table.
+pub fn check_replica_count(dir: &Path, replicas: u64, durable: bool) -> Result<(), OpenError> {
+    fs::create_dir_all(dir)?;
+    let path = dir.join(REPLICAS_FILE_NAME);
+    let recorded =
+        match fs::metadata(&path) {
+            Ok(meta) if meta.len() > REPLICAS_FILE_BYTES_MAX => {
+                return Err(format!("{} is not a replica count", path.display()).into());
+            }
+            Ok(_) => {
+                let text = fs::read_to_string(&path)?;
+                Some(text.trim().parse::<u64>().map_err(|_| {
+                    format!("{} holds {:?}, not a replica count", path.display(), text)
+                })?)
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                // Tables made before the record existed are single-copy.
+                dir.join(CATALOG_FILE_NAME).exists().then_some(1)
+            }
+            Err(error) => return Err(error.into()),
+        };
+    match recorded {
+        Some(recorded) if recorded != replicas => Err(format!(
+            "the data directory {} keeps {recorded} replica(s) of every partition and cannot be \
+             opened with {replicas}: use the same count, or another data directory",
+            dir.display()
+        )
+        .into()),
+        Some(_) if path.exists() => Ok(()),
+        _ => write_replica_count(dir, replicas, durable),
+    }
+}
+
+/// Writes the record atomically: a temporary file, fsynced, renamed over.
+fn write_replica_count(dir: &Path, replicas: u64, durable: bool) -> Result<(), OpenError> {
+    let temp = dir.join(REPLICAS_TEMP_FILE_NAME);
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&temp)?;
+    file.write_all(format!("{replicas}\n").as_bytes())?;
+    if durable {
+        file.sync_all()?;
+    }
+    drop(file);
+    fs::rename(&temp, dir.join(REPLICAS_FILE_NAME))?;
+    if durable {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_keeps_its_replica_count() {
+        let dir = tempfile::tempdir().unwrap();
+        check_replica_count(dir.path(), 3, true).unwrap();
+        check_replica_count(dir.path(), 3, true).unwrap();
+        let error = check_replica_count(dir.path(), 1, true).unwrap_err();
+        assert!(error.to_string().contains("keeps 3 replica(s)"), "{error}");
+    }
+
+    #[test]
+    fn a_catalog_without_a_record_is_single_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(CATALOG_FILE_NAME), b"").unwrap();
+        assert!(check_replica_count(dir.path(), 3, false).is_err());
+        check_replica_count(dir.path(), 1, false).unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.path().join(REPLICAS_FILE_NAME)).unwrap(),
+            "1\n"
+        );
+    }
+
+    #[test]
+    fn garbage_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(REPLICAS_FILE_NAME), b"three").unwrap();
+        assert!(check_replica_count(dir.path(), 3, false).is_err());
+    }
+}
