@@ -5,6 +5,7 @@
 //! it runs, one small function per stage.
 
 pub mod book;
+pub mod clients;
 pub mod cmd;
 pub mod runs;
 pub mod serve;
