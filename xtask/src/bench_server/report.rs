@@ -203,6 +203,26 @@ pub fn svg(outcomes: &[Outcome], options: &Options) -> String {
         options.timing.measure.as_secs(),
         options.timing.warmup.as_secs()
     );
+    let skipped: Vec<&str> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Skipped(server, _) => Some(server.as_str()),
+            Outcome::Measured(_) => None,
+        })
+        .collect();
+    if !skipped.is_empty() {
+        let _ = writeln!(
+            s,
+            r##"<text x="{:.1}" y="59" text-anchor="end" fill="#555">not measured: {}</text>"##,
+            width - 20.0,
+            skipped.join(", ")
+        );
+    }
+    let _ = writeln!(
+        s,
+        r#"<text transform="translate(18 {:.1}) rotate(-90)" text-anchor="middle">ops/s</text>"#,
+        top + plot_h / 2.0
+    );
     for (i, server) in servers.iter().enumerate() {
         let x = left + i as f64 * 130.0;
         let colour = COLOURS[i % COLOURS.len()];
@@ -324,5 +344,6 @@ mod tests {
         assert!(chart.starts_with("<svg"));
         assert_eq!(chart.matches("<title>").count(), 2);
         assert!(chart.contains("moto PutItem c=1: 500 ops/s"));
+        assert!(chart.contains("not measured: minidynamo"));
     }
 }

@@ -149,15 +149,17 @@ pub fn start(launch: Launch, logs: &Path) -> Result<Server> {
     while !answers_http(addr) {
         if let Ok(Some(status)) = guard.child.try_wait() {
             return Err(format!(
-                "{} exited ({status}) before serving; its output:\n{}",
+                "{} exited ({status}) before serving (its output is in {})\n{}",
                 launch.name,
+                log_path.display(),
                 log_tail(&log_path)
             ));
         }
         if Instant::now() > deadline {
             return Err(format!(
-                "{} did not answer within {STARTUP_TIMEOUT:?}; its output:\n{}",
+                "{} did not answer within {STARTUP_TIMEOUT:?} (its output is in {})\n{}",
                 launch.name,
+                log_path.display(),
                 log_tail(&log_path)
             ));
         }
