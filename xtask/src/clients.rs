@@ -125,3 +125,33 @@ pub fn run(root: &Path) -> Result<TestCounts> {
     }
     Ok(counts)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_environment_built_from_the_same_requirements_is_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let requirements = dir.path().join("requirements.txt");
+        fs::write(&requirements, "pytest==9.2.0\n").unwrap();
+        let venv = dir.path().join("venv");
+        fs::create_dir_all(venv.join("bin")).unwrap();
+        fs::write(venv.join("bin").join("python"), "").unwrap();
+        let hash = cmd::hex(&Sha256::digest(b"pytest==9.2.0\n"));
+        fs::write(venv.join(STAMP), format!("{hash}\n")).unwrap();
+        // Nothing is run: a rebuild would fail on the empty `python` above.
+        let reused = ensure_venv(&venv, &requirements).unwrap();
+        assert_eq!(reused.python(), venv.join("bin").join("python"));
+    }
+
+    #[test]
+    fn the_environment_goes_first_on_path() {
+        let venv = Venv {
+            dir: PathBuf::from("/opt/env"),
+        };
+        let path = venv.path_env().unwrap();
+        let first = std::env::split_paths(&path).next().unwrap();
+        assert_eq!(first, PathBuf::from("/opt/env/bin"));
+    }
+}
