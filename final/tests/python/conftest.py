@@ -31,7 +31,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from helpers import wait_active
+from support import wait_active
 
 REGION = "us-east-1"
 # Dummy credentials: the server verifies the signature's shape and arithmetic,
@@ -143,7 +143,8 @@ def endpoint(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def boto_session():
+def boto():
+    """boto3 with the test credentials and region, whatever the machine's."""
     return boto3.session.Session(
         aws_access_key_id=ACCESS_KEY,
         aws_secret_access_key=SECRET_KEY,
@@ -161,13 +162,13 @@ CLIENT_CONFIG = Config(
 
 
 @pytest.fixture(scope="session")
-def client(boto_session, endpoint):
-    return boto_session.client("dynamodb", endpoint_url=endpoint, config=CLIENT_CONFIG)
+def client(boto, endpoint):
+    return boto.client("dynamodb", endpoint_url=endpoint, config=CLIENT_CONFIG)
 
 
 @pytest.fixture(scope="session")
-def resource(boto_session, endpoint):
-    return boto_session.resource("dynamodb", endpoint_url=endpoint, config=CLIENT_CONFIG)
+def resource(boto, endpoint):
+    return boto.resource("dynamodb", endpoint_url=endpoint, config=CLIENT_CONFIG)
 
 
 def unique_table_name(test_name):

@@ -3,7 +3,7 @@ tables in one call, and the UnprocessedKeys loop every client must run."""
 
 import pytest
 
-from helpers import batch_get_all, expect_error, n, put_items, s
+from support import batch_get_all, expect_error, n, put_items, s
 
 
 def _keys(count, prefix="k"):

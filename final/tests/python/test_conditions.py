@@ -3,7 +3,7 @@ functions and operators, and ConditionalCheckFailedException's shape."""
 
 import pytest
 
-from helpers import case_ids, expect_error, n, s
+from support import case_ids, expect_error, n, s
 
 CCF = "ConditionalCheckFailedException"
 CCF_MESSAGE = "The conditional request failed"

@@ -3,7 +3,7 @@ with every ReturnValues choice."""
 
 import pytest
 
-from helpers import expect_error, n, s
+from support import expect_error, n, s
 
 EVERY_TYPE = {
     "pk": s("all-types"),

@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from helpers import expect_error, n, s
+from support import expect_error, n, s
 
 ITEM_SIZE_BYTES_MAX = 400 * 1024
 HASH_KEY_BYTES_MAX = 2048

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from helpers import case_ids, expect_error, n, s
+from support import case_ids, expect_error, n, s
 
 KEY = {"pk": s("num")}
 

@@ -4,7 +4,7 @@ parallel scan segments."""
 
 import pytest
 
-from helpers import case_ids, expect_error, n, pages, put_items, s
+from support import case_ids, expect_error, n, pages, put_items, s
 
 ITEMS_IN_P1 = 30
 OTHER_PARTITIONS = ("p2", "p3", "p4")

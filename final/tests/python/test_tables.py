@@ -3,7 +3,7 @@ DeleteTable and the waiters the SDKs build on them."""
 
 import pytest
 
-from helpers import expect_error, wait_active
+from support import expect_error, wait_active
 
 WAITER = {"Delay": 1, "MaxAttempts": 30}
 

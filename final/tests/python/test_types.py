@@ -3,7 +3,7 @@ validated."""
 
 import pytest
 
-from helpers import expect_error, n, put_items, s
+from support import expect_error, n, put_items, s
 
 
 def test_binary_roundtrip_every_byte(client, hash_table):

@@ -1,7 +1,7 @@
 """UpdateExpression: SET (arithmetic, if_not_exists, list_append, nested
 paths), REMOVE, ADD and DELETE, and the errors for paths that cannot work."""
 
-from helpers import expect_error, n, s
+from support import expect_error, n, s
 
 KEY = {"pk": s("u")}
 

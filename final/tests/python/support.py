@@ -1,4 +1,4 @@
-"""Small helpers shared by the test files: waiting, error checks, paging loops.
+"""What the test files share: waiting, error checks, paging loops.
 
 Every loop here is bounded, by a deadline or a page count, so a server that
 never finishes a table or never stops paging fails the test instead of
