@@ -85,11 +85,54 @@ impl TestCounts {
             failed: count(" failed")?,
         })
     }
+
+    /// Reads pytest's closing line: `3 failed, 95 passed, 4 skipped in 1.20s`,
+    /// with or without the `=` rule around it. Errors (a fixture that failed)
+    /// count as failures; skips count as neither.
+    pub fn from_pytest_line(line: &str) -> Option<TestCounts> {
+        let line = line.trim().trim_matches('=').trim();
+        let (counts, time) = line.rsplit_once(" in ")?;
+        let seconds = time.split_whitespace().next()?.strip_suffix('s')?;
+        seconds.parse::<f64>().ok()?;
+        let mut found = TestCounts::default();
+        for part in counts.split(", ") {
+            let (number, word) = part.trim().split_once(' ')?;
+            let number: u64 = number.parse().ok()?;
+            match word {
+                "passed" => found.passed += number,
+                "failed" | "error" | "errors" => found.failed += number,
+                "skipped" | "deselected" | "xfailed" | "xpassed" | "warning" | "warnings"
+                | "rerun" => {}
+                _ => return None,
+            }
+        }
+        Some(found)
+    }
+}
+
+/// Lower-case hex, for digests (the RustCrypto digests print no `{:x}`).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    text
 }
 
 /// Runs a command, echoing its stdout line by line while adding up the
 /// libtest summaries in it. Stderr goes straight through.
 pub fn run_counting_tests(command: &mut Command) -> Result<(ExitStatus, TestCounts)> {
+    run_counting(command, TestCounts::from_libtest_line)
+}
+
+/// Runs a command, echoing its stdout line by line while adding up every
+/// summary line `parse` recognises. Stderr goes straight through.
+pub fn run_counting(
+    command: &mut Command,
+    parse: fn(&str) -> Option<TestCounts>,
+) -> Result<(ExitStatus, TestCounts)> {
     let mut child = command
         .stdout(Stdio::piped())
         .spawn()
@@ -99,7 +142,7 @@ pub fn run_counting_tests(command: &mut Command) -> Result<(ExitStatus, TestCoun
         for line in BufReader::new(stdout).lines() {
             let line = line.map_err(|e| format!("reading test output: {e}"))?;
             println!("{line}");
-            if let Some(found) = TestCounts::from_libtest_line(&line) {
+            if let Some(found) = parse(&line) {
                 counts.add(found);
             }
         }
@@ -125,5 +168,42 @@ mod tests {
             })
         );
         assert_eq!(TestCounts::from_libtest_line("running 3 tests"), None);
+    }
+
+    #[test]
+    fn reads_pytest_summaries() {
+        let counts = |passed, failed| Some(TestCounts { passed, failed });
+        assert_eq!(
+            TestCounts::from_pytest_line("165 passed, 48 skipped in 19.06s"),
+            counts(165, 0)
+        );
+        assert_eq!(
+            TestCounts::from_pytest_line(
+                "===== 2 failed, 10 passed, 1 error, 3 warnings in 1.50s ====="
+            ),
+            counts(10, 3)
+        );
+        assert_eq!(
+            TestCounts::from_pytest_line("1 error in 0.12s"),
+            counts(0, 1)
+        );
+        assert_eq!(
+            TestCounts::from_pytest_line("5 passed in 61.20s (0:01:01)"),
+            counts(5, 0)
+        );
+        assert_eq!(TestCounts::from_pytest_line("no tests ran in 0.01s"), None);
+        assert_eq!(
+            TestCounts::from_pytest_line("ok 3 - scan pages in order"),
+            None
+        );
+        assert_eq!(
+            TestCounts::from_pytest_line("test_a.py ....s.. [ 40%]"),
+            None
+        );
+    }
+
+    #[test]
+    fn hex_is_lower_case_and_two_digits_a_byte() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
     }
 }

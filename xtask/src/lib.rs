@@ -4,7 +4,9 @@
 //! `cargo xtask test` is the README's test command: [`stages::all`] lists what
 //! it runs, one small function per stage.
 
+pub mod bench_server;
 pub mod book;
+pub mod clients;
 pub mod cmd;
 pub mod runs;
 pub mod serve;

@@ -15,6 +15,7 @@ cargo xtask <command>
                                 a copy of the workspace with STEP's exercises as todo!()
   workshop check                stripped copies compile, their tests fail; solutions pass
   bench NAME [-- ARGS]          a benchmark against its named peer (bench help lists them)
+  bench server [--peers] [...]  the server under HTTP load beside the ceiling, dynalite, moto
   crash [--kills N]             every SIGKILL crash test, N kills each (default 200)
   sim [--seeds N] [--seed S]    the replication simulator: many seeds, or replay one
 ";
@@ -42,6 +43,7 @@ fn dispatch(args: &[String]) -> Result<()> {
         ["workshop", "start", step, "--into", dir] | ["workshop", "start", "--into", dir, step] => {
             xtask::workshop::start(&root, step, &PathBuf::from(dir))
         }
+        ["bench", "server", rest @ ..] => xtask::bench_server::run(&root, rest),
         ["bench", name] => xtask::runs::bench(&root, name, &[]),
         ["bench", name, "--", extra @ ..] => xtask::runs::bench(&root, name, extra),
         ["crash"] => xtask::runs::crash(&root, 200),

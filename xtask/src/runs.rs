@@ -61,7 +61,8 @@ pub fn bench(root: &Path, name: &str, extra: &[&str]) -> Result<()> {
             .map(|b| format!("{} ({})", b.name, b.what))
             .collect();
         return Err(format!(
-            "no benchmark `{name}`; the benchmarks are:\n  {}",
+            "no benchmark `{name}`; the benchmarks are:\n  {}\n  server (the server under HTTP load: \
+             cargo xtask bench server --help)",
             names.join("\n  ")
         ));
     };
