@@ -56,7 +56,7 @@ pub fn all() -> Vec<Stage> {
             name: "clients",
             what: "boto3 and AWS CLI suites against the minidynamo binary",
             run: clients,
-            opt_in: Some(CLIENTS_OPT_IN),
+            opt_in: None,
         },
     ]
 }
@@ -104,18 +104,11 @@ fn workshop(root: &Path) -> Result<TestCounts> {
     Ok(TestCounts::default())
 }
 
-/// Set to `1` to run the client suites as part of a full `cargo xtask test`.
-pub const CLIENTS_OPT_IN: &str = "MINIDYNAMO_CLIENT_TESTS";
-
 /// The server judged from outside: a Python virtual environment with the
 /// pinned boto3, botocore, AWS CLI and pytest (kept under the target
 /// directory, rebuilt when `final/tests/python/requirements.txt` changes),
 /// then `cargo build -p minidynamo` and pytest, which starts the binary with
 /// `--port` and `--data-dir` and also runs the CLI smoke script.
-///
-/// Opt-in for now (`--only clients` or `MINIDYNAMO_CLIENT_TESTS=1`) because
-/// the binary does not serve yet; once it does, set `opt_in: None` in
-/// [`all`] so every `cargo xtask test` and CI run includes it.
 fn clients(root: &Path) -> Result<TestCounts> {
     crate::clients::run(root)
 }
