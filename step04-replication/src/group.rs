@@ -33,10 +33,69 @@
 //!   after a round of heartbeats confirms it still leads
 //!   (`replica/reads.rs`).
 //! * `get_with`/`scan_with` with [`ReadConsistency::Eventual`] are
-//!   answered by any replica, in turn, from what it has applied: cheaper,
-//!   possibly stale.
+//!   answered by any replica that has caught up with the group's *read
+//!   floor*, in turn, from what it has applied; by the leader if none has
+//!   (below).
 //! * [`StorageEngine::sync`] has nothing to do: an acknowledged write is
 //!   already in the fsynced logs of a majority.
+//!
+//! # Eventual reads that never miss an acknowledged write
+//!
+//! DynamoDB lets an eventually consistent read go to any replica, and it
+//! may be stale. A group in one process can do better at no cost, because
+//! every answer it gives passes through its handles. It keeps a *read
+//! floor*: the highest log index whose effects it has shown any caller —
+//! the index of every write it acknowledged, and the index of the state
+//! every read returned, strong or eventual. The floor only grows.
+//!
+//! An eventual read loads the floor, then asks the next replica in turn
+//! among those whose published applied index is at least the floor. The
+//! reply carries the index its state was read at, and is used only if that
+//! is at least the floor too: the published index only steers the choice,
+//! the reply's is what the guarantee rests on. Otherwise — no replica has
+//! caught up, or the chosen one is stopped, busy, slower than
+//! [`EVENTUAL_ATTEMPT_TIMEOUT_MS`], failed or behind after all — the read
+//! becomes a strong read at the leader. Just after the group is opened the
+//! floor is 0, "unknown", and eventual reads take the strong path: the
+//! first write or strong read answers with an index past everything
+//! committed before, by an earlier process too.
+//!
+//! Why an index is enough: a replica applies only committed entries, in
+//! log order, and a committed entry is the same on every replica. A state
+//! at index `i` therefore holds every write with an index up to `i`, on
+//! whichever replica it was read. Monotonic reads per replica (its applied
+//! index only grows while it runs) would not be enough on their own, since
+//! successive reads go to different replicas; comparing every reply with
+//! the one floor is what makes the replica irrelevant. That needs a reply's
+//! index to be its state's, and one case would break it: a replica
+//! restarted in place comes back at its snapshot index while its engine may
+//! already hold more. The driver publishes such a replica as not servable
+//! until its replay has passed its engine's applied record.
+//!
+//! What holds, for the callers of this group in this process:
+//!
+//! * **Read your acknowledged writes** — anyone's: a read that starts
+//!   after a write was acknowledged sees it, or a later write of the key.
+//! * **Never older than what any caller was told is written**: a read that
+//!   starts after another one returned shows a state at least as new,
+//!   whichever replicas served the two — including writes acknowledged
+//!   before the group was reopened. With writes ordered by the log, every
+//!   call can be placed at its index in one order that respects real time.
+//!
+//! What does not hold:
+//!
+//! * A read concurrent with a write may see it or not, and a write whose
+//!   outcome was unknown (a timeout) is promised nothing until some read
+//!   shows it.
+//! * Across processes, nothing is gained: the floor lives in this
+//!   process. A group served by several request routers, as DynamoDB's
+//!   partitions are, would need each router to pass its floor along; without
+//!   that an eventual read is as stale as DynamoDB allows.
+//! * A scan that step 3 reads in chunks is not one snapshot: each chunk
+//!   may come from another replica, at an index at least the previous
+//!   chunk's (a scan at the leader is no snapshot either).
+//! * [`ReplicationGroup::get_at`] reads the replica it is given, floor or
+//!   not: it is a test hook.
 //!
 //! # Conditional writes stay atomic
 //!
@@ -53,9 +112,10 @@
 //!
 //! Test hooks — [`ReplicationGroup::leader`],
 //! [`ReplicationGroup::stop_replica`], [`ReplicationGroup::restart_replica`],
-//! [`ReplicationGroup::get_at`], [`ReplicationGroup::status`] — exist for
-//! tests and experiments: they crash and revive replicas the way a
-//! simulator would, but on real threads and disks.
+//! [`ReplicationGroup::pause_replica`], [`ReplicationGroup::get_at`],
+//! [`ReplicationGroup::status`], [`ReplicationGroup::eventual_reads`] —
+//! exist for tests and experiments: they crash, stall and revive replicas
+//! the way a simulator would, but on real threads and disks.
 
 mod driver;
 pub mod machine;
@@ -65,9 +125,11 @@ pub use machine::{APPLIED_INDEX_KEY, PARTITION_SNAPSHOT_BYTES_MAX, PartitionMach
 
 use crate::replica::{Options, Reply, Request, Role, Status};
 use crate::timing::TICK_NOMINAL_MS;
-use crate::types::NodeId;
+use crate::types::{LogIndex, NodeId};
 use driver::{Event, ReplicaSetup, ReplicaThread, Switchboard, start_replica};
-use machine::{decode_get_reply, decode_scan_reply, decode_write_reply, get_query, scan_query};
+use machine::{
+    decode_get_reply, decode_scan_reply, decode_write_reply, get_query, is_ok_reply, scan_query,
+};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
@@ -98,6 +160,10 @@ pub const WRITE_DEADLINE_MS: u64 = 10_000;
 pub const READ_DEADLINE_MS: u64 = 10_000;
 /// How long one attempt waits for one replica's reply, in milliseconds.
 pub const ATTEMPT_TIMEOUT_MS: u64 = 2_000;
+/// How long an eventually consistent read waits for the replica it chose
+/// before it asks the leader instead, in milliseconds: a stalled replica
+/// should cost a read little more than the leader would.
+pub const EVENTUAL_ATTEMPT_TIMEOUT_MS: u64 = 500;
 /// The pause before retrying when no replica knows a leader, in
 /// milliseconds: about one tick.
 pub const RETRY_PAUSE_MS: u64 = 10;
@@ -216,6 +282,26 @@ struct GroupInner<E> {
     leader_hint: AtomicU64,
     /// Turns eventually consistent reads over the replicas.
     next_reader: AtomicU64,
+    /// The read floor: the highest log index whose state any caller has
+    /// been shown (0: unknown, no leader has answered yet). Only grows.
+    floor: AtomicU64,
+    /// Per replica (by position in `ids`): the applied index its thread
+    /// last published as servable, 0 when stopped or not servable.
+    applied: Vec<Arc<AtomicU64>>,
+    /// Per replica (by position in `ids`): eventual reads it answered.
+    served: Vec<AtomicU64>,
+    /// Eventual reads that went to the leader's strong path instead.
+    fallbacks: AtomicU64,
+}
+
+/// Who answered a group's eventually consistent reads, since it opened.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EventualReads {
+    /// Reads each replica answered from its own state, by replica id.
+    pub served: BTreeMap<NodeId, u64>,
+    /// Reads no caught-up replica answered, served by the leader as strong
+    /// reads.
+    pub fallbacks: u64,
 }
 
 /// A partition replicated on a group of replicas, as a [`StorageEngine`].
@@ -270,6 +356,10 @@ impl<E: StorageEngine + 'static> ReplicationGroup<E> {
                 replicas: Mutex::new(ids.iter().map(|&id| (id, None)).collect()),
                 leader_hint: AtomicU64::new(0),
                 next_reader: AtomicU64::new(0),
+                floor: AtomicU64::new(0),
+                applied: ids.iter().map(|_| Arc::new(AtomicU64::new(0))).collect(),
+                served: ids.iter().map(|_| AtomicU64::new(0)).collect(),
+                fallbacks: AtomicU64::new(0),
             }),
         };
         // On an error, dropping `group` stops the replicas already started.
@@ -303,6 +393,39 @@ impl<E: StorageEngine + 'static> ReplicationGroup<E> {
         }
     }
 
+    /// The read floor: the highest log index whose state this group has
+    /// shown a caller (0 until a leader has answered). Every eventually
+    /// consistent read returns a state at least this new.
+    pub fn read_floor(&self) -> LogIndex {
+        self.inner.floor.load(Ordering::SeqCst)
+    }
+
+    /// Who answered the eventually consistent reads so far.
+    pub fn eventual_reads(&self) -> EventualReads {
+        EventualReads {
+            served: self
+                .inner
+                .ids
+                .iter()
+                .zip(&self.inner.served)
+                .map(|(&id, count)| (id, count.load(Ordering::Relaxed)))
+                .collect(),
+            fallbacks: self.inner.fallbacks.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The position of replica `id` in `ids` (and in the per-replica
+    /// vectors).
+    fn slot(&self, id: NodeId) -> Option<usize> {
+        self.inner.ids.iter().position(|&other| other == id)
+    }
+
+    /// Raises the read floor to `index`, a committed index some caller is
+    /// about to be shown.
+    fn observe(&self, index: LogIndex) {
+        self.inner.floor.fetch_max(index, Ordering::SeqCst);
+    }
+
     // --- Test hooks -------------------------------------------------------
 
     /// For tests: the status of replica `id`, if its thread runs.
@@ -333,6 +456,9 @@ impl<E: StorageEngine + 'static> ReplicationGroup<E> {
     pub fn stop_replica(&self, id: NodeId) -> Result<()> {
         let thread = self.replicas().get_mut(&id).and_then(Option::take);
         self.inner.board.unregister(id);
+        if let Some(slot) = self.slot(id) {
+            self.inner.applied[slot].store(0, Ordering::SeqCst);
+        }
         match thread {
             None => Ok(()),
             Some(thread) => thread.stop().map_err(|reason| StorageError::Failed {
@@ -352,6 +478,12 @@ impl<E: StorageEngine + 'static> ReplicationGroup<E> {
         }
         self.stop_replica(id)?;
         let dir = replica_dir(&self.inner.dir, id);
+        let applied = self.slot(id).map(|slot| &self.inner.applied[slot]);
+        let Some(applied) = applied else {
+            return Err(StorageError::Failed {
+                reason: format!("no replica {id} in this group"),
+            });
+        };
         let thread = start_replica(ReplicaSetup {
             id,
             voters: &self.inner.ids,
@@ -360,12 +492,38 @@ impl<E: StorageEngine + 'static> ReplicationGroup<E> {
             options: self.inner.options.raft,
             tick: self.inner.options.tick,
             board: &self.inner.board,
+            applied,
         })?;
         self.replicas().insert(id, Some(thread));
         Ok(())
     }
 
-    /// For tests: an eventually consistent read at replica `id` only.
+    /// For tests: freezes replica `id` (it keeps its state and handles
+    /// nothing, as a process stalled on a disk would) until
+    /// [`ReplicationGroup::resume_replica`]. Messages to it pile up in its
+    /// inbox and are dropped when it is full; the protocol resends them.
+    /// Returns whether the replica runs.
+    pub fn pause_replica(&self, id: NodeId) -> bool {
+        self.set_paused(id, true)
+    }
+
+    /// For tests: lets a paused replica go on. Returns whether it runs.
+    pub fn resume_replica(&self, id: NodeId) -> bool {
+        self.set_paused(id, false)
+    }
+
+    fn set_paused(&self, id: NodeId, paused: bool) -> bool {
+        match self.replicas().get(&id).and_then(Option::as_ref) {
+            Some(thread) => {
+                thread.set_paused(paused);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// For tests: an eventually consistent read at replica `id` only,
+    /// whatever the read floor (see the module documentation).
     pub fn get_at(&self, id: NodeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let deadline = Instant::now() + Duration::from_millis(READ_DEADLINE_MS);
         let request = Request::EventualRead(get_query(key));
@@ -449,32 +607,67 @@ impl<E: StorageEngine + 'static> ReplicationGroup<E> {
     }
     // ANCHOR_END: call_leader
 
-    /// An eventually consistent read at the next replica in turn, moving
-    /// on to the next one if it does not answer.
-    fn call_any(&self, query: Vec<u8>, deadline: Instant) -> Result<Vec<u8>> {
-        let ids = &self.inner.ids;
-        while Instant::now() < deadline {
-            let turn = self.inner.next_reader.fetch_add(1, Ordering::Relaxed);
-            let id = ids[(turn % ids.len() as u64) as usize];
-            match self.attempt(id, Request::EventualRead(query.clone()), deadline) {
-                Ok(Reply::Read { value, .. }) => return Ok(value),
-                Ok(Reply::Busy) | Err(_) => thread::sleep(Duration::from_millis(RETRY_PAUSE_MS)),
-                Ok(other) => return Err(unexpected(&other)),
+    // ANCHOR: eventual_read
+    /// An eventually consistent read: at the next replica in turn that has
+    /// caught up with the read floor, or else a strong read at the leader.
+    /// Never returns a state older than the floor was when it began.
+    fn read_eventual(&self, query: Vec<u8>, deadline: Instant) -> Result<Vec<u8>> {
+        let floor = self.inner.floor.load(Ordering::SeqCst);
+        // 0: no leader has answered since the group opened, so the floor
+        // says nothing about writes acknowledged before.
+        if floor > 0
+            && let Some(slot) = self.pick_reader(floor)
+        {
+            let id = self.inner.ids[slot];
+            let wait = Instant::now() + Duration::from_millis(EVENTUAL_ATTEMPT_TIMEOUT_MS);
+            let request = Request::EventualRead(query.clone());
+            if let Ok(Reply::Read {
+                value,
+                applied_index,
+            }) = self.attempt(id, request, deadline.min(wait))
+                && applied_index >= floor
+                && is_ok_reply(&value)
+            {
+                self.observe(applied_index);
+                self.inner.served[slot].fetch_add(1, Ordering::Relaxed);
+                return Ok(value);
             }
         }
-        Err(self.unavailable("no replica answered before the deadline"))
+        self.inner.fallbacks.fetch_add(1, Ordering::Relaxed);
+        self.read_strong(query, deadline)
+    }
+    // ANCHOR_END: eventual_read
+
+    /// The position of the next replica in turn whose published applied
+    /// index is at least `floor`, if any.
+    fn pick_reader(&self, floor: LogIndex) -> Option<usize> {
+        let count = self.inner.ids.len();
+        let turn = self.inner.next_reader.fetch_add(1, Ordering::Relaxed) % count as u64;
+        (0..count)
+            .map(|step| (turn as usize + step) % count)
+            .find(|&slot| self.inner.applied[slot].load(Ordering::SeqCst) >= floor)
+    }
+
+    /// A strongly consistent read at the leader; what it shows raises the
+    /// floor.
+    fn read_strong(&self, query: Vec<u8>, deadline: Instant) -> Result<Vec<u8>> {
+        match self.call_leader(&Request::StrongRead(query), deadline)? {
+            Reply::Read {
+                value,
+                applied_index,
+            } => {
+                self.observe(applied_index);
+                Ok(value)
+            }
+            other => Err(unexpected(&other)),
+        }
     }
 
     fn read(&self, query: Vec<u8>, consistency: ReadConsistency) -> Result<Vec<u8>> {
         let deadline = Instant::now() + Duration::from_millis(READ_DEADLINE_MS);
         match consistency {
-            ReadConsistency::Eventual => self.call_any(query, deadline),
-            ReadConsistency::Strong => {
-                match self.call_leader(&Request::StrongRead(query), deadline)? {
-                    Reply::Read { value, .. } => Ok(value),
-                    other => Err(unexpected(&other)),
-                }
-            }
+            ReadConsistency::Eventual => self.read_eventual(query, deadline),
+            ReadConsistency::Strong => self.read_strong(query, deadline),
         }
     }
 
@@ -568,6 +761,9 @@ impl<E: StorageEngine + 'static> StorageEngine for ReplicationGroup<E> {
         let deadline = Instant::now() + Duration::from_millis(WRITE_DEADLINE_MS);
         match self.call_leader(&Request::Write(payload), deadline)? {
             Reply::Written { index, output } => {
+                // Committed either way (a refused batch changes nothing):
+                // every later read must show at least this state.
+                self.observe(index);
                 decode_write_reply(&output)?;
                 Ok(index)
             }

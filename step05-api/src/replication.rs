@@ -18,18 +18,20 @@
 //! LSM tree: faster (one fsync per group commit instead of a quorum round
 //! and two), with nothing to recover from if its files are lost.
 //!
-//! # Every read is served by the leader
+//! # Who answers a read
 //!
-//! Step 4's groups can answer an eventually consistent read at any
-//! replica, and a follower learns that an entry is committed only with the
-//! leader's next message, so a read right after a write often misses it.
-//! DynamoDB allows that, but its window is rarely seen in practice, and
-//! clients and test suites written against it (or against DynamoDB Local)
-//! commonly put and then get with the default, eventually consistent read.
-//! In one process a follower saves nothing — same machine, same disks — so
-//! the server reads at the leader for both consistencies ([`LeaderReads`]).
-//! Eventually consistent reads are still *metered* at half price: capacity
-//! is the API's business, not the engine's.
+//! A strongly consistent read goes to the group's leader, as in DynamoDB.
+//! An eventually consistent one (the API's default) goes to any replica
+//! that has applied everything the group has already shown a caller —
+//! every write it acknowledged, every state a read returned — and to the
+//! leader when none has ([`ReplicationGroup`]'s *read floor*). So a
+//! `GetItem` right after a `PutItem` finds the item even with the default
+//! consistency, which clients and test suites written against DynamoDB
+//! (or DynamoDB Local) commonly count on, and the followers still take
+//! their share of the reads. The groups are handed to the tables as they
+//! are: no wrapper chooses the consistency for them. Eventually consistent
+//! reads are metered at half price whoever serves them: capacity is the
+//! API's business, not the engine's.
 //!
 //! # The data directory remembers its replica count
 //!
@@ -47,10 +49,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use step01_kv::engine::{
-    KeyRange, KeyValue, ReadConsistency, Result as EngineResult, ScanDirection, SequenceNumber,
-    StorageEngine, WriteBatch,
-};
 use step02_lsm::lsm::LsmOptions;
 use step03_partitioning::map_file::sync_dir;
 use step04_replication::GroupOptions;
@@ -132,54 +130,10 @@ pub fn replicated_factory(
     Arc::new(move |dir: &Path| {
         let group = ReplicationGroup::open(dir, options.clone())?;
         registry.register(dir, group.probe());
-        Ok(SharedEngine::new(LeaderReads(group)))
+        Ok(SharedEngine::new(group))
     })
 }
 // ANCHOR_END: replicated_factory
-
-/// A replication group whose reads are all answered by its leader (see
-/// the module documentation).
-#[derive(Debug)]
-pub struct LeaderReads(pub ReplicationGroup);
-
-impl StorageEngine for LeaderReads {
-    fn get(&self, key: &[u8]) -> EngineResult<Option<Vec<u8>>> {
-        self.0.get_with(key, ReadConsistency::Strong)
-    }
-
-    fn write(&self, batch: WriteBatch) -> EngineResult<SequenceNumber> {
-        self.0.write(batch)
-    }
-
-    fn scan(
-        &self,
-        range: &KeyRange,
-        direction: ScanDirection,
-        limit: usize,
-    ) -> EngineResult<Vec<KeyValue>> {
-        self.0
-            .scan_with(range, direction, limit, ReadConsistency::Strong)
-    }
-
-    fn sync(&self) -> EngineResult<()> {
-        self.0.sync()
-    }
-
-    fn get_with(&self, key: &[u8], _: ReadConsistency) -> EngineResult<Option<Vec<u8>>> {
-        self.0.get_with(key, ReadConsistency::Strong)
-    }
-
-    fn scan_with(
-        &self,
-        range: &KeyRange,
-        direction: ScanDirection,
-        limit: usize,
-        _: ReadConsistency,
-    ) -> EngineResult<Vec<KeyValue>> {
-        self.0
-            .scan_with(range, direction, limit, ReadConsistency::Strong)
-    }
-}
 
 /// Makes sure the data directory `dir` was created with `replicas` copies
 /// per partition, recording the count if the directory is new. Called

@@ -24,6 +24,12 @@
 //! Every queue is bounded. A message to a full inbox is dropped (the
 //! protocol retransmits); a request to a full inbox, or beyond
 //! [`PENDING_REQUESTS_MAX`], is answered `Busy`.
+//!
+//! After every batch the thread publishes its replica's [`Status`], and
+//! its applied index alone in an atomic the group reads without a lock to
+//! choose who serves an eventually consistent read (`group.rs`). The
+//! published index only steers that choice; the read's reply carries the
+//! index its state was read at, and that is what the group checks.
 
 use super::machine::PartitionMachine;
 use crate::file_storage::FileStorage;
@@ -31,10 +37,10 @@ use crate::host::{Host, Transport};
 use crate::message::Message;
 use crate::replica::{Input, Options, Reply, Request, Status};
 use crate::storage::Storage;
-use crate::types::{Config, NodeId, RequestId, Snapshot};
+use crate::types::{Config, LogIndex, NodeId, RequestId, Snapshot};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::{self, JoinHandle};
@@ -52,6 +58,9 @@ pub const PENDING_REQUESTS_MAX: usize = 4096;
 pub const STOP_DEADLINE_MS: u64 = 10_000;
 /// How often a stopping thread is looked at, in milliseconds.
 const STOP_POLL_MS: u64 = 5;
+/// How long a paused replica sleeps before it looks at its flags again,
+/// in milliseconds.
+const PAUSE_POLL_MS: u64 = 5;
 
 /// What reaches a replica's thread.
 #[derive(Debug)]
@@ -116,6 +125,8 @@ pub type EngineOpener<E> = dyn Fn(&Path) -> Result<E> + Send + Sync;
 #[derive(Debug)]
 pub(crate) struct ReplicaThread {
     stop: Arc<AtomicBool>,
+    /// A test hook: while set, the thread takes no events and no ticks.
+    paused: Arc<AtomicBool>,
     handle: JoinHandle<std::result::Result<(), String>>,
     pub(crate) status: Arc<Mutex<Status>>,
 }
@@ -131,6 +142,12 @@ impl ReplicaThread {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// Freezes the replica (it keeps its state and its inbox, but handles
+    /// nothing, as a process stalled on a slow disk) or thaws it.
+    pub(crate) fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::SeqCst);
     }
 
     /// Stops the thread and waits for it, at most [`STOP_DEADLINE_MS`].
@@ -159,6 +176,8 @@ pub(crate) struct ReplicaSetup<'a, E> {
     pub(crate) options: Options,
     pub(crate) tick: Duration,
     pub(crate) board: &'a Arc<Switchboard>,
+    /// Where the thread publishes its servable applied index.
+    pub(crate) applied: &'a Arc<AtomicU64>,
 }
 
 /// Opens replica `id` from its directory (founding the group on first
@@ -188,20 +207,40 @@ pub(crate) fn start_replica<E: StorageEngine + 'static>(
         })?;
     let status = Arc::new(Mutex::new(host.replica().status()));
     let stop = Arc::new(AtomicBool::new(false));
+    let paused = Arc::new(AtomicBool::new(false));
     let (inbox, events) = mpsc::sync_channel(INBOX_EVENTS_MAX);
+    setup
+        .applied
+        .store(servable_applied_index(&host), Ordering::SeqCst);
     let handle = {
-        let (stop, status, tick) = (Arc::clone(&stop), Arc::clone(&status), setup.tick);
+        let flags = Flags {
+            stop: Arc::clone(&stop),
+            paused: Arc::clone(&paused),
+        };
+        let (status, applied, tick) = (Arc::clone(&status), Arc::clone(setup.applied), setup.tick);
         thread::Builder::new()
             .name(format!("replica-{}", setup.id))
-            .spawn(move || run(host, &events, tick, &stop, &status))
+            .spawn(move || {
+                let outcome = run(host, &events, tick, &flags, &status, &applied);
+                // Stopped or failed: nothing more to serve.
+                applied.store(0, Ordering::SeqCst);
+                outcome
+            })
             .map_err(|e| StorageError::io(setup.dir, e))?
     };
     setup.board.register(setup.id, inbox);
     Ok(ReplicaThread {
         stop,
+        paused,
         handle,
         status,
     })
+}
+
+/// What the group may set on a running replica thread.
+struct Flags {
+    stop: Arc<AtomicBool>,
+    paused: Arc<AtomicBool>,
 }
 
 fn seed_from_clock() -> u64 {
@@ -212,19 +251,45 @@ fn seed_from_clock() -> u64 {
 
 type GroupHost<E> = Host<PartitionMachine<E>, FileStorage, InProcessTransport>;
 
+/// The applied index this replica may be chosen at for an eventually
+/// consistent read, or 0 (never chosen).
+///
+/// A replica restarted in place can hold more in its engine than its log
+/// has replayed: the engine kept entries up to its applied record, while
+/// the replica's applied index restarts at its snapshot. Its reads then
+/// show state newer than the index they report, and a later read elsewhere
+/// at the reported index could go back in time. So it is published as 0
+/// until the replay has passed the engine's record, and as 0 once its
+/// engine has failed.
+fn servable_applied_index<E: StorageEngine>(host: &GroupHost<E>) -> LogIndex {
+    let replica = host.replica();
+    let machine = replica.machine();
+    let applied = replica.applied_index();
+    if machine.failure().is_some() || applied < machine.applied_index() {
+        0
+    } else {
+        applied
+    }
+}
+
 /// The replica's loop: events in batches, one sync per batch, a tick on
 /// time. Ends when asked to stop, or on a storage or engine failure.
 fn run<E: StorageEngine>(
     mut host: GroupHost<E>,
     events: &Receiver<Event>,
     tick: Duration,
-    stop: &AtomicBool,
+    flags: &Flags,
     status: &Mutex<Status>,
+    applied: &AtomicU64,
 ) -> std::result::Result<(), String> {
     let mut pending: BTreeMap<u64, SyncSender<Reply>> = BTreeMap::new();
     let mut next_request = 0u64;
     let mut next_tick = Instant::now() + tick;
-    while !stop.load(Ordering::SeqCst) {
+    while !flags.stop.load(Ordering::SeqCst) {
+        if flags.paused.load(Ordering::SeqCst) {
+            thread::sleep(Duration::from_millis(PAUSE_POLL_MS));
+            continue;
+        }
         let mut replies = Vec::new();
         let wait = next_tick.saturating_duration_since(Instant::now());
         let first = match events.recv_timeout(wait) {
@@ -267,6 +332,10 @@ fn run<E: StorageEngine>(
         }
         // One sync for the whole batch: group commit.
         replies.extend(host.sync().map_err(|e| e.to_string())?);
+        // Published before the replies go out: a caller told that a write
+        // is applied here finds this replica caught up with it.
+        *status.lock().unwrap_or_else(PoisonError::into_inner) = host.replica().status();
+        applied.store(servable_applied_index(&host), Ordering::SeqCst);
         for (id, reply) in replies {
             if let Some(caller) = pending.remove(&id.0) {
                 // Capacity 1 and one reply per request: never full. A
@@ -274,7 +343,6 @@ fn run<E: StorageEngine>(
                 let _ = caller.try_send(reply);
             }
         }
-        *status.lock().unwrap_or_else(PoisonError::into_inner) = host.replica().status();
         if let Some(reason) = host.replica().machine().failure() {
             return Err(format!("the engine failed: {reason}"));
         }

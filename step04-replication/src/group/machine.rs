@@ -496,6 +496,12 @@ pub fn decode_get_reply(reply: &[u8]) -> Result<Option<Vec<u8>>> {
     Ok(value)
 }
 
+/// Whether a query's answer is a success (not a failed engine's or a
+/// refused query's error), without decoding it.
+pub fn is_ok_reply(reply: &[u8]) -> bool {
+    reply.first() == Some(&REPLY_OK)
+}
+
 /// The answer to a [`scan_query`].
 pub fn decode_scan_reply(reply: &[u8]) -> Result<Vec<KeyValue>> {
     if reply.first() != Some(&REPLY_OK) {
