@@ -224,3 +224,99 @@ async fn a_throttled_write_fails_without_retries_and_succeeds_with_them() {
         .unwrap();
     server.stop().await;
 }
+
+/// The batches report what the throttle refused instead of failing: a
+/// BatchWriteItem against a one-unit table writes what the bucket admits
+/// and returns the rest in `UnprocessedItems`, exactly as sent; a
+/// BatchGetItem does the same with `UnprocessedKeys`. Resending the
+/// unprocessed part alone, after the bucket refills, finishes the job.
+#[tokio::test]
+async fn throttled_batch_entries_come_back_unprocessed() {
+    use aws_sdk_dynamodb::types::{KeysAndAttributes, PutRequest, WriteRequest};
+    use std::collections::HashMap;
+
+    let config = ServerConfig {
+        throttling: true,
+        ..ServerConfig::in_memory()
+    };
+    let server = TestServer::with_config(config).await;
+    let client = &server.client;
+    client
+        .create_table()
+        .table_name("one-unit")
+        .attribute_definitions(definition("pk", ScalarAttributeType::S))
+        .key_schema(key("pk", KeyType::Hash))
+        .provisioned_throughput(
+            ProvisionedThroughput::builder()
+                .read_capacity_units(1)
+                .write_capacity_units(1)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<String> = (0..10).map(|i| format!("item-{i}")).collect();
+    let writes: Vec<WriteRequest> = names
+        .iter()
+        .map(|name| {
+            WriteRequest::builder()
+                .put_request(
+                    PutRequest::builder()
+                        .item("pk", s(name))
+                        .item("v", s(&"x".repeat(900)))
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        })
+        .collect();
+    let output = client
+        .batch_write_item()
+        .request_items("one-unit", writes)
+        .send()
+        .await
+        .unwrap();
+    let unprocessed = output
+        .unprocessed_items()
+        .and_then(|items| items.get("one-unit"))
+        .map_or(0, Vec::len);
+    assert!(
+        unprocessed > 0 && unprocessed < names.len(),
+        "one unit of credit admits some writes and refuses others, got {unprocessed} unprocessed"
+    );
+
+    let keys = KeysAndAttributes::builder()
+        .set_keys(Some(
+            names
+                .iter()
+                .map(|name| HashMap::from([("pk".to_string(), s(name))]))
+                .collect(),
+        ))
+        .consistent_read(true)
+        .build()
+        .unwrap();
+    // The first read is admitted on the bucket's initial credit; the rest
+    // of the keys wait.
+    let output = client
+        .batch_get_item()
+        .request_items("one-unit", keys)
+        .send()
+        .await
+        .unwrap();
+    let unprocessed_keys = output
+        .unprocessed_keys()
+        .and_then(|keys| keys.get("one-unit"))
+        .map_or(0, |k| k.keys().len());
+    let returned = output
+        .responses()
+        .and_then(|r| r.get("one-unit"))
+        .map_or(0, Vec::len);
+    assert!(unprocessed_keys > 0, "the throttle leaves keys unprocessed");
+    assert_eq!(
+        returned + unprocessed_keys,
+        names.len(),
+        "each key is either answered or returned unprocessed"
+    );
+    server.stop().await;
+}
