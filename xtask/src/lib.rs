@@ -8,6 +8,7 @@ pub mod bench_server;
 pub mod book;
 pub mod clients;
 pub mod cmd;
+pub mod fuzz;
 pub mod runs;
 pub mod serve;
 pub mod stages;
