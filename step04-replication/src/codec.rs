@@ -16,6 +16,7 @@ use crate::message::{AppendResult, Body, Message, Stamp};
 use crate::replica::{Reply, Request};
 use crate::types::{
     Config, Entry, EntryKind, HardState, MembershipChange, NodeId, RequestId, Snapshot,
+    SnapshotChunk,
 };
 use std::collections::BTreeSet;
 use std::fmt;
@@ -270,6 +271,27 @@ pub fn read_snapshot(r: &mut Reader<'_>) -> Result<Snapshot> {
     })
 }
 
+pub fn write_chunk(w: &mut Writer, chunk: &SnapshotChunk) {
+    w.u64(chunk.index).u64(chunk.term);
+    write_config(w, &chunk.config);
+    w.u32(chunk.seq)
+        .u64(chunk.read_at)
+        .bytes(&chunk.data)
+        .bool(chunk.done);
+}
+
+pub fn read_chunk(r: &mut Reader<'_>) -> Result<SnapshotChunk> {
+    Ok(SnapshotChunk {
+        index: r.u64()?,
+        term: r.u64()?,
+        config: read_config(r)?,
+        seq: r.u32()?,
+        read_at: r.u64()?,
+        data: r.bytes()?,
+        done: r.bool()?,
+    })
+}
+
 pub fn write_hard_state(w: &mut Writer, hard_state: &HardState) {
     w.u64(hard_state.term).option_u64(hard_state.voted_for);
 }
@@ -323,12 +345,13 @@ pub fn encode_message(message: &Message) -> Vec<u8> {
             match result {
                 AppendResult::Matched(index) => w.u8(0).u64(*index),
                 AppendResult::Rejected { hint } => w.u8(1).u64(*hint),
+                AppendResult::Staged { index, seq } => w.u8(2).u64(*index).u32(*seq),
             };
             write_stamp(&mut w, stamp);
         }
-        Body::InstallSnapshot { snapshot, stamp } => {
-            w.u8(5);
-            write_snapshot(&mut w, snapshot);
+        Body::InstallSnapshot { chunk, stamp } => {
+            w.u8(6);
+            write_chunk(&mut w, chunk);
             write_stamp(&mut w, stamp);
         }
     }
@@ -357,6 +380,10 @@ pub fn decode_message(bytes: &[u8]) -> Result<Message> {
             let result = match r.u8()? {
                 0 => AppendResult::Matched(r.u64()?),
                 1 => AppendResult::Rejected { hint: r.u64()? },
+                2 => AppendResult::Staged {
+                    index: r.u64()?,
+                    seq: r.u32()?,
+                },
                 tag => return Err(DecodeError(format!("append result: unknown tag {tag}"))),
             };
             Body::AppendReply {
@@ -364,8 +391,10 @@ pub fn decode_message(bytes: &[u8]) -> Result<Message> {
                 stamp: read_stamp(&mut r)?,
             }
         }
-        5 => Body::InstallSnapshot {
-            snapshot: read_snapshot(&mut r)?,
+        // 5 was a whole snapshot in one message, before snapshots travelled
+        // in chunks.
+        6 => Body::InstallSnapshot {
+            chunk: read_chunk(&mut r)?,
             stamp: read_stamp(&mut r)?,
         },
         tag => return Err(DecodeError(format!("message: unknown kind {tag}"))),
@@ -543,12 +572,19 @@ mod tests {
                 result: AppendResult::Rejected { hint: 2 },
                 stamp,
             },
+            Body::AppendReply {
+                result: AppendResult::Staged { index: 9, seq: 4 },
+                stamp,
+            },
             Body::InstallSnapshot {
-                snapshot: Snapshot {
+                chunk: SnapshotChunk {
                     index: 10,
                     term: 3,
                     config: Config::with_voters([1, 2, 3]),
+                    seq: 2,
+                    read_at: 12,
                     data: vec![1, 2, 3],
+                    done: true,
                 },
                 stamp,
             },

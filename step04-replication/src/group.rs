@@ -119,6 +119,7 @@
 
 mod driver;
 pub mod machine;
+pub mod staging;
 
 pub use driver::{EngineOpener, INBOX_EVENTS_MAX, PENDING_REQUESTS_MAX, STOP_DEADLINE_MS};
 pub use machine::{APPLIED_INDEX_KEY, PARTITION_SNAPSHOT_BYTES_MAX, PartitionMachine};
@@ -174,11 +175,11 @@ pub const WRITE_PAYLOAD_BYTES_MAX: usize = RECORD_PAYLOAD_BYTES_MAX - 1024;
 /// milliseconds. The engine needs no fsync per write: the Raft log is the
 /// durable record, and the engine knows which prefix of it it holds.
 pub const ENGINE_FSYNC_INTERVAL_MS: u64 = 200;
-/// Entries between snapshots unless [`GroupOptions`] says otherwise. A
-/// snapshot dumps the whole partition (up to
-/// [`PARTITION_SNAPSHOT_BYTES_MAX`]), so it is taken less often than the
-/// small in-memory machine of the simulator.
-pub const GROUP_SNAPSHOT_INTERVAL_ENTRIES_DEFAULT: u64 = 8192;
+/// Entries between log compactions unless [`GroupOptions`] says
+/// otherwise. A compaction costs one engine sync and a rewrite of the few
+/// entries kept, so it can be frequent: this bounds each replica's log in
+/// memory and on disk (see `replica/snapshot.rs` for the other bounds).
+pub const GROUP_SNAPSHOT_INTERVAL_ENTRIES_DEFAULT: u64 = 1024;
 
 /// How a replication group is set up.
 pub struct GroupOptions<E> {

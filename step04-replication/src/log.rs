@@ -237,6 +237,23 @@ impl ReplicatedLog {
 
     /// The membership in effect: the latest configuration in the log,
     /// committed or not, and the index that set it.
+    /// The lowest index `i` such that the entries `i + 1 ..= upto` kept in
+    /// the log add up to at most `bytes_max` payload bytes: how far back a
+    /// byte budget reaches from `upto`.
+    pub fn first_index_within_bytes(&self, upto: LogIndex, bytes_max: u64) -> LogIndex {
+        let mut index = upto.min(self.last_index());
+        let mut bytes = 0u64;
+        while index > self.snapshot_index {
+            let size = self.entry(index).map_or(0, entry_bytes);
+            if bytes + size > bytes_max {
+                break;
+            }
+            bytes += size;
+            index -= 1;
+        }
+        index
+    }
+
     pub fn latest_config(&self) -> (LogIndex, Config) {
         self.config_at(self.last_index())
     }
@@ -272,6 +289,14 @@ impl ReplicatedLog {
 /// implementation so that they always agree: entries at or below the
 /// snapshot's index go; if the log's entry at that index has another term
 /// (or is missing), the rest of the log is stale too and goes as well.
+/// The payload bytes an entry holds (what retention budgets count).
+pub fn entry_bytes(entry: &Entry) -> u64 {
+    match &entry.kind {
+        EntryKind::Write(payload) => payload.len() as u64,
+        EntryKind::Noop | EntryKind::Config(_) => 0,
+    }
+}
+
 pub fn compact_entries(entries: &mut Vec<Entry>, index: LogIndex, term: Term) {
     let matches = entries.iter().any(|e| e.index == index && e.term == term);
     if matches {

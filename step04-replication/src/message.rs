@@ -1,7 +1,7 @@
 //! The messages replicas send each other.
 //!
 //! Five messages are the whole protocol: two for elections, two for
-//! replication, one for catching up from a snapshot. Every message carries
+//! replication, one for catching up from a snapshot (in chunks). Every message carries
 //! the sender's term, and one rule applies to all of them before anything
 //! else: a replica that sees a higher term than its own adopts it and
 //! becomes a follower (one exception, for leases, is in `replica/election.rs`);
@@ -13,7 +13,7 @@
 //! heartbeat (an `Append`) every few ticks, carrying whatever a follower
 //! still lacks.
 
-use crate::types::{Entry, LogIndex, NodeId, Snapshot, Term, Tick};
+use crate::types::{Entry, LogIndex, NodeId, SnapshotChunk, Term, Tick};
 
 // ANCHOR: messages
 /// A message between two replicas of one group.
@@ -49,9 +49,9 @@ pub enum Body {
     },
     /// A follower's answer to `Append` or `InstallSnapshot` (phase 2b).
     AppendReply { result: AppendResult, stamp: Stamp },
-    /// The leader's snapshot, for a follower that needs entries the leader
-    /// has already compacted away. Sent whole (see `replica/replication.rs`).
-    InstallSnapshot { snapshot: Snapshot, stamp: Stamp },
+    /// A chunk of the leader's state, for a follower that needs entries the
+    /// leader has already compacted away (see `replica/snapshot.rs`).
+    InstallSnapshot { chunk: SnapshotChunk, stamp: Stamp },
 }
 
 /// A follower's verdict on an `Append`.
@@ -63,6 +63,9 @@ pub enum AppendResult {
     /// The follower's log does not contain the leader's entry at
     /// `prev_index`; the leader should retry from `hint` or earlier.
     Rejected { hint: LogIndex },
+    /// The follower staged chunk `seq` of the snapshot at `index`: send the
+    /// next one.
+    Staged { index: LogIndex, seq: u32 },
 }
 
 /// When the leader sent a message, echoed in the reply.

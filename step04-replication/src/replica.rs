@@ -13,7 +13,8 @@
 //! | file | idea |
 //! |---|---|
 //! | `replica/election.rs` | terms, timeouts, votes, the voting restriction |
-//! | `replica/replication.rs` | appending, log matching, commit by quorum, snapshots |
+//! | `replica/replication.rs` | appending, log matching, commit by quorum |
+//! | `replica/snapshot.rs` | compacting the log; catching up from a snapshot in chunks |
 //! | `replica/reads.rs` | strong reads: leases and leadership confirmation |
 //! | `replica/membership.rs` | replacing a replica, one change at a time |
 //!
@@ -44,6 +45,7 @@ mod election;
 mod membership;
 mod reads;
 mod replication;
+mod snapshot;
 
 use crate::codec::DecodeError;
 use crate::log::ReplicatedLog;
@@ -58,6 +60,9 @@ use crate::types::{
 use std::collections::{BTreeMap, VecDeque};
 
 pub use reads::ReadPath;
+pub use snapshot::{
+    LOG_RETAINED_BYTES_MAX, LOG_RETAINED_ENTRIES_MAX_DEFAULT, SNAPSHOT_INTERVAL_BYTES,
+};
 
 /// The most entries one `Append` carries.
 pub const APPEND_ENTRIES_MAX: usize = 64;
@@ -173,6 +178,11 @@ pub enum Role {
 pub struct Options {
     /// Snapshot and compact the log every this many applied entries.
     pub snapshot_interval_entries: u64,
+    /// The most applied entries a leader keeps for followers that are
+    /// behind (and for a snapshot transfer); see `replica/snapshot.rs`.
+    pub log_retained_entries_max: u64,
+    /// The most bytes of state one snapshot chunk carries.
+    pub snapshot_chunk_bytes_max: usize,
     /// **Breaks linearizability.** Serve strong reads at any replica that
     /// believes it is the leader, without a lease or a confirmation round.
     /// Exists only for the "break it" exercise, whose test shows the
@@ -184,6 +194,8 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             snapshot_interval_entries: SNAPSHOT_INTERVAL_ENTRIES_DEFAULT,
+            log_retained_entries_max: LOG_RETAINED_ENTRIES_MAX_DEFAULT,
+            snapshot_chunk_bytes_max: crate::state_machine::SNAPSHOT_CHUNK_BYTES_MAX,
             skip_lease_check: false,
         }
     }
@@ -216,7 +228,7 @@ struct FollowerAck {
 }
 
 /// The leader's view of one other replica.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug, Default)]
 struct Progress {
     /// The next entry to send.
     next_index: LogIndex,
@@ -226,6 +238,8 @@ struct Progress {
     acked_round: u64,
     /// The latest send time (our clock) of a message it replied to.
     acked_sent_at: Option<Tick>,
+    /// The snapshot being sent to it, if it is caught up that way.
+    transfer: Option<Box<snapshot::Transfer>>,
 }
 
 /// A strong read waiting for a leadership confirmation round.
@@ -281,8 +295,8 @@ pub struct Replica<M> {
     term: Term,
     voted_for: Option<NodeId>,
     log: ReplicatedLog,
-    /// The latest snapshot, with its data: a leader sends it to replicas
-    /// that need compacted entries.
+    /// The latest snapshot: where the log starts, and the machine's
+    /// checkpoint that stands for the entries before it.
     snapshot: Snapshot,
     // Volatile.
     /// The membership in effect (the log's latest) and the index that set it.
@@ -300,9 +314,13 @@ pub struct Replica<M> {
     applied_index: LogIndex,
     /// Our log is durable up to here.
     durable_index: LogIndex,
-    /// The applied index at which the state machine last refused a
-    /// snapshot (0: never): the next attempt waits an interval after it.
-    snapshot_refused_at: LogIndex,
+    /// The applied index at the last compaction attempt: the next waits
+    /// an interval after it.
+    compaction_attempted_at: LogIndex,
+    /// Bytes of entries applied since then.
+    applied_bytes_since_attempt: u64,
+    /// The snapshot we are receiving, chunk by chunk.
+    installing: Option<snapshot::Installing>,
     out: Vec<Output>,
 }
 
@@ -346,7 +364,9 @@ impl<M: StateMachine> Replica<M> {
             // the crash, so it keeps the promise afresh: no vote for a
             // minimum election timeout.
             leader_contact_at: 0,
-            snapshot_refused_at: 0,
+            compaction_attempted_at: 0,
+            applied_bytes_since_attempt: 0,
+            installing: None,
             out: Vec::new(),
         };
         replica.reset_election_timer();
@@ -407,9 +427,7 @@ impl<M: StateMachine> Replica<M> {
                 stamp,
             } => self.on_append(from, prev_index, prev_term, entries, leader_commit, stamp),
             Body::AppendReply { result, stamp } => self.on_append_reply(from, result, stamp),
-            Body::InstallSnapshot { snapshot, stamp } => {
-                self.on_install_snapshot(from, snapshot, stamp)
-            }
+            Body::InstallSnapshot { chunk, stamp } => self.on_install_snapshot(from, chunk, stamp),
         }
     }
 
@@ -417,6 +435,10 @@ impl<M: StateMachine> Replica<M> {
         match request {
             Request::Write(payload) => self.write(id, payload),
             Request::StrongRead(query) => self.strong_read(id, query),
+            Request::EventualRead(_) if self.applied_index < self.machine.consistent_from() => {
+                // A fuzzy snapshot not yet caught up: no state to show.
+                self.reply(id, Reply::Busy);
+            }
             Request::EventualRead(query) => {
                 let value = self.machine.query(&query);
                 let applied_index = self.applied_index;
@@ -478,6 +500,7 @@ impl<M: StateMachine> Replica<M> {
             let reply = match &entry.kind {
                 EntryKind::Noop => None,
                 EntryKind::Write(payload) => {
+                    self.applied_bytes_since_attempt += payload.len() as u64;
                     let output = self.machine.apply(index, payload);
                     Some(Reply::Written { index, output })
                 }
@@ -492,7 +515,7 @@ impl<M: StateMachine> Replica<M> {
                 self.out.push(Output::Reply { id, reply });
             }
         }
-        self.maybe_snapshot();
+        self.maybe_compact();
     }
     // ANCHOR_END: apply
 

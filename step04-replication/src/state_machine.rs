@@ -13,28 +13,87 @@
 //! * `apply` must be deterministic and must not fail: a payload it cannot
 //!   understand gets a deterministic error *reply*, so that all replicas
 //!   still agree on the state.
-//! * `restore(snapshot())` gives back an equal state.
-//! * `snapshot` may refuse (a state too large for one snapshot, a failed
-//!   disk): the replica then keeps its log and asks again later. Refusing
-//!   is always safe; compacting the log past a state that is not durable
-//!   would not be.
+//! * A machine remembers the last index it applied, and `apply` at or below
+//!   it changes nothing: replaying log entries the state already holds is
+//!   harmless. That is what lets the log be compacted at any index up to
+//!   the applied one, and what makes a *fuzzy* snapshot correct (below).
+//! * `checkpoint` makes the state durable through the applied index, and
+//!   returns what the log keeps in place of the entries it drops: the whole
+//!   state for a machine without a disk of its own ([`KvMachine`]), or a
+//!   small marker for one that keeps its own durable copy (a partition's
+//!   storage engine). `restore(checkpoint())` gives back an equal state.
+//!   It may refuse (a failed disk): the replica keeps its log and asks
+//!   again later. Refusing is always safe; compacting the log past a state
+//!   that is not durable would not be.
+//!
+//! # Snapshots travel in chunks, and may be fuzzy
+//!
+//! A follower that needs entries the leader has dropped gets the state
+//! instead, in chunks of at most [`SNAPSHOT_CHUNK_BYTES_MAX`], in key order
+//! (`read_chunk`). The leader keeps applying writes while it sends, so
+//! chunk *k* shows the state at some index `read_at(k)`, each at least the
+//! index the transfer began at. The follower stages the chunks aside
+//! (`stage_chunk`) and swaps them in at once (`install_staged`) as the state
+//! at the transfer's first index, then applies the log from there. Because
+//! entries are plain puts and deletes, replaying one whose effect a chunk
+//! already shows is harmless: once the follower has applied up to the
+//! largest `read_at`, its state is exactly the leader's at that index. Until
+//! then it is *fuzzy* (`consistent_from`) and serves no reads.
 
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::types::LogIndex;
 use std::collections::BTreeMap;
+use std::ops::Bound;
 
+// ANCHOR: state_machine
 /// A deterministic state machine fed by the replicated log.
 pub trait StateMachine {
     /// Applies the committed write `payload` at log `index`; the result is
-    /// sent to the client that wrote it.
+    /// sent to the client that wrote it. At or below
+    /// [`applied_index`](StateMachine::applied_index) it changes nothing.
     fn apply(&mut self, index: LogIndex, payload: &[u8]) -> Vec<u8>;
     /// Answers a read from the current state, without changing it.
     fn query(&self, query: &[u8]) -> Vec<u8>;
-    /// The whole state, as bytes for a snapshot, or why not now.
-    fn snapshot(&self) -> Result<Vec<u8>, SnapshotError>;
-    /// Replaces the whole state by a snapshot's.
-    fn restore(&mut self, data: &[u8]) -> Result<(), DecodeError>;
+    /// The last log index whose write the state holds (0: none).
+    fn applied_index(&self) -> LogIndex;
+    /// The state is one the log produced only once the machine has applied
+    /// up to here; above 0 only after a fuzzy snapshot was installed.
+    fn consistent_from(&self) -> LogIndex;
+    /// Makes the state durable through the applied index; returns what the
+    /// log keeps instead of the entries it drops, or why not now.
+    fn checkpoint(&self) -> Result<Vec<u8>, SnapshotError>;
+    /// At a restart: the state as of the log's last checkpoint (or later).
+    fn restore(&mut self, checkpoint: &[u8]) -> Result<(), DecodeError>;
+    /// The current state's next chunk in key order, after the key `after`,
+    /// of about `bytes_max` bytes (at least one entry).
+    fn read_chunk(&self, after: Option<&[u8]>, bytes_max: usize) -> Result<Chunk, SnapshotError>;
+    /// Stages a chunk of an incoming snapshot aside; `first` drops whatever
+    /// an earlier, unfinished transfer staged.
+    fn stage_chunk(&mut self, first: bool, data: &[u8]) -> Result<(), DecodeError>;
+    /// Replaces the state by the staged chunks, as the state at `index`,
+    /// fuzzy until `consistent_from` is applied.
+    fn install_staged(
+        &mut self,
+        index: LogIndex,
+        consistent_from: LogIndex,
+    ) -> Result<(), DecodeError>;
 }
+
+/// One chunk of a snapshot transfer, as [`StateMachine::read_chunk`] reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Chunk {
+    /// The machine's own encoding of a run of its state.
+    pub data: Vec<u8>,
+    /// The last key the chunk holds: where the next one starts.
+    pub last_key: Option<Vec<u8>>,
+    /// No key follows this chunk.
+    pub done: bool,
+}
+// ANCHOR_END: state_machine
+
+/// The most bytes of state one snapshot chunk carries (one more entry may
+/// push a chunk past it by at most that entry's size).
+pub const SNAPSHOT_CHUNK_BYTES_MAX: usize = 256 * 1024;
 
 /// Why a state machine cannot take a snapshot right now.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,6 +132,12 @@ pub struct KvMachine {
     /// replica applies the same payload at each index). Not part of the
     /// state: snapshots and equality ignore it.
     journal: Option<Vec<(LogIndex, Vec<u8>)>>,
+    /// The last index applied; `apply` at or below it changes nothing.
+    applied: LogIndex,
+    /// See [`StateMachine::consistent_from`].
+    consistent_from: LogIndex,
+    /// The chunks of a snapshot being received.
+    staged: Option<BTreeMap<Vec<u8>, Vec<u8>>>,
 }
 
 impl PartialEq for KvMachine {
@@ -187,8 +252,43 @@ fn error_reply(error: &DecodeError) -> Vec<u8> {
     out
 }
 
+/// A key and its value, as a snapshot chunk carries them.
+pub type Pair = (Vec<u8>, Vec<u8>);
+
+/// Encodes a run of `(key, value)` pairs: `count u32 | (key, value)*`, the
+/// format of snapshot chunks and of [`KvMachine`]'s checkpoints.
+pub fn encode_pairs<'a>(
+    w: &mut Writer,
+    pairs: impl ExactSizeIterator<Item = (&'a [u8], &'a [u8])>,
+) {
+    w.u32(pairs.len() as u32);
+    for (key, value) in pairs {
+        w.bytes(key).bytes(value);
+    }
+}
+
+/// The inverse of [`encode_pairs`]: at most `count_max` pairs, keys strictly
+/// increasing (a chunk is a run of the state in key order).
+pub fn decode_pairs(r: &mut Reader<'_>, count_max: usize) -> Result<Vec<Pair>, DecodeError> {
+    let count = r.count(count_max, "pairs")?;
+    let mut pairs: Vec<Pair> = Vec::with_capacity(count.min(1024));
+    for _ in 0..count {
+        let key = r.bytes()?;
+        let value = r.bytes()?;
+        if pairs.last().is_some_and(|(last, _)| *last >= key) {
+            return Err(DecodeError("pairs out of key order".to_string()));
+        }
+        pairs.push((key, value));
+    }
+    Ok(pairs)
+}
+
 impl StateMachine for KvMachine {
     fn apply(&mut self, index: LogIndex, payload: &[u8]) -> Vec<u8> {
+        if index <= self.applied {
+            return encode_value(None); // Replayed: the state already holds it.
+        }
+        self.applied = index;
         if let Some(journal) = &mut self.journal {
             if journal.len() >= KV_JOURNAL_ENTRIES_MAX {
                 journal.remove(0);
@@ -205,28 +305,80 @@ impl StateMachine for KvMachine {
         encode_value(self.get(key))
     }
 
-    fn snapshot(&self) -> Result<Vec<u8>, SnapshotError> {
+    fn applied_index(&self) -> LogIndex {
+        self.applied
+    }
+
+    fn consistent_from(&self) -> LogIndex {
+        self.consistent_from
+    }
+
+    /// The whole state: this machine has no disk of its own.
+    fn checkpoint(&self) -> Result<Vec<u8>, SnapshotError> {
         let mut w = Writer::new();
-        w.u32(self.map.len() as u32);
-        for (key, value) in &self.map {
-            w.bytes(key).bytes(value);
-        }
+        w.u64(self.applied).u64(self.consistent_from);
+        encode_pairs(
+            &mut w,
+            self.map.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
+        );
         Ok(w.into_bytes())
     }
 
     fn restore(&mut self, data: &[u8]) -> Result<(), DecodeError> {
         let mut r = Reader::new(data);
-        let n = r.count(KV_KEYS_MAX, "keys")?;
-        let mut map = BTreeMap::new();
-        for _ in 0..n {
-            let key = r.bytes()?;
-            let value = r.bytes()?;
-            if map.insert(key, value).is_some() {
-                return Err(DecodeError("a key appears twice".to_string()));
-            }
-        }
+        let applied = r.u64()?;
+        let consistent_from = r.u64()?;
+        let map = decode_pairs(&mut r, KV_KEYS_MAX)?.into_iter().collect();
         r.finish()?;
         self.map = map;
+        self.applied = applied;
+        self.consistent_from = consistent_from;
+        Ok(())
+    }
+
+    fn read_chunk(&self, after: Option<&[u8]>, bytes_max: usize) -> Result<Chunk, SnapshotError> {
+        let start = after.map_or(Bound::Unbounded, |key| Bound::Excluded(key.to_vec()));
+        let mut run = self.map.range((start, Bound::Unbounded)).peekable();
+        let (mut pairs, mut bytes) = (Vec::new(), 0);
+        while let Some((key, value)) = run.next_if(|_| pairs.is_empty() || bytes < bytes_max) {
+            bytes += key.len() + value.len();
+            pairs.push((key.as_slice(), value.as_slice()));
+        }
+        let mut w = Writer::new();
+        let last_key = pairs.last().map(|(key, _)| key.to_vec());
+        encode_pairs(&mut w, pairs.into_iter());
+        Ok(Chunk {
+            data: w.into_bytes(),
+            last_key,
+            done: run.peek().is_none(),
+        })
+    }
+
+    fn stage_chunk(&mut self, first: bool, data: &[u8]) -> Result<(), DecodeError> {
+        let mut r = Reader::new(data);
+        let pairs = decode_pairs(&mut r, KV_KEYS_MAX)?;
+        r.finish()?;
+        if first {
+            self.staged = Some(BTreeMap::new());
+        }
+        let Some(staged) = &mut self.staged else {
+            return Err(DecodeError("a chunk with no transfer begun".to_string()));
+        };
+        staged.extend(pairs);
+        Ok(())
+    }
+
+    fn install_staged(
+        &mut self,
+        index: LogIndex,
+        consistent_from: LogIndex,
+    ) -> Result<(), DecodeError> {
+        let Some(staged) = self.staged.take() else {
+            return Err(DecodeError("no staged snapshot".to_string()));
+        };
+        self.map = staged;
+        self.applied = index;
+        self.consistent_from = consistent_from;
         Ok(())
     }
 }
@@ -266,13 +418,54 @@ mod tests {
     fn snapshots_restore_an_equal_state() {
         let mut kv = KvMachine::new();
         for i in 0..20u8 {
-            kv.apply(u64::from(i), &KvMachine::put(&[i], &[i, i]));
+            kv.apply(u64::from(i) + 1, &KvMachine::put(&[i], &[i, i]));
         }
         let mut copy = KvMachine::new();
-        copy.restore(&kv.snapshot().unwrap()).unwrap();
+        copy.restore(&kv.checkpoint().unwrap()).unwrap();
         assert_eq!(copy, kv);
-        let snapshot = kv.snapshot().unwrap();
+        assert_eq!(copy.applied_index(), 20);
+        let snapshot = kv.checkpoint().unwrap();
         assert!(copy.restore(&snapshot[..snapshot.len() - 1]).is_err());
         assert_eq!(copy, kv, "a failed restore leaves the state alone");
+    }
+
+    #[test]
+    fn replayed_entries_change_nothing() {
+        let mut kv = KvMachine::new();
+        kv.apply(1, &KvMachine::put(b"k", b"v1"));
+        kv.apply(2, &KvMachine::put(b"k", b"v2"));
+        kv.apply(1, &KvMachine::put(b"k", b"v1"));
+        assert_eq!(kv.get(b"k"), Some(&b"v2"[..]));
+        assert_eq!(kv.applied_index(), 2);
+    }
+
+    #[test]
+    fn a_state_read_in_chunks_installs_as_an_equal_state() {
+        let mut kv = KvMachine::new();
+        for i in 0..200u32 {
+            kv.apply(
+                u64::from(i) + 1,
+                &KvMachine::put(&i.to_be_bytes(), &[7; 100]),
+            );
+        }
+        let mut copy = KvMachine::new();
+        copy.apply(1, &KvMachine::put(b"stale", b"x"));
+        let (mut after, mut chunks) = (None, 0);
+        loop {
+            let chunk = kv.read_chunk(after.as_deref(), 1000).unwrap();
+            copy.stage_chunk(chunks == 0, &chunk.data).unwrap();
+            chunks += 1;
+            after = chunk.last_key;
+            if chunk.done {
+                break;
+            }
+        }
+        assert!(chunks > 10, "1000-byte chunks of 20 KB: {chunks}");
+        assert_eq!(copy.get(b"stale"), Some(&b"x"[..]), "staged aside");
+        copy.install_staged(200, 210).unwrap();
+        assert_eq!(copy, kv);
+        assert_eq!((copy.applied_index(), copy.consistent_from()), (200, 210));
+        assert!(copy.install_staged(200, 210).is_err(), "nothing staged");
+        assert!(copy.stage_chunk(false, b"\xff").is_err(), "a damaged chunk");
     }
 }

@@ -142,6 +142,27 @@ pub struct Snapshot {
     pub data: Vec<u8>,
 }
 
+/// One piece of a snapshot on its way from the leader to a follower (see
+/// [`StateMachine`](crate::state_machine::StateMachine) on why chunks may
+/// show different indexes, and `replica/snapshot.rs` on the protocol).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SnapshotChunk {
+    /// The index, term and membership the follower's log starts from once
+    /// the snapshot is installed: the leader's applied index when the
+    /// transfer began.
+    pub index: LogIndex,
+    pub term: Term,
+    pub config: Config,
+    /// The chunk's place in the transfer, from 0.
+    pub seq: u32,
+    /// The leader's applied index when it read this chunk (`>= index`).
+    pub read_at: LogIndex,
+    /// The state machine's encoding of a run of its state.
+    pub data: Vec<u8>,
+    /// The last chunk of the transfer.
+    pub done: bool,
+}
+
 /// The two fields of a replica that must survive a crash besides the log:
 /// forgetting them could let a replica vote twice in one term.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -104,6 +104,10 @@ fn a_replica_behind_a_compacted_log_catches_up_from_a_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let mut options = options();
     options.raft.snapshot_interval_entries = 20;
+    // Keep few entries for followers behind, and send the state in many
+    // small chunks.
+    options.raft.log_retained_entries_max = 10;
+    options.raft.snapshot_chunk_bytes_max = 512;
     let group = ReplicationGroup::open(dir.path(), options).unwrap();
     group.put(b"before", b"1").unwrap();
     let leader = leader_of(&group);
@@ -139,6 +143,48 @@ fn a_replica_behind_a_compacted_log_catches_up_from_a_snapshot() {
     group.put(b"after", b"2").unwrap();
     eventually("the follower applying new writes", || {
         (group.get_at(follower, b"after").ok()? == Some(b"2".to_vec())).then_some(())
+    });
+}
+
+#[test]
+fn a_replica_a_little_behind_catches_up_by_log_while_the_log_stays_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = options();
+    options.raft.snapshot_interval_entries = 20;
+    options.raft.log_retained_entries_max = 100;
+    let group = ReplicationGroup::open(dir.path(), options).unwrap();
+    group.put(b"before", b"1").unwrap();
+    let leader = leader_of(&group);
+    let follower = *group
+        .replica_ids()
+        .iter()
+        .find(|&&id| id != leader)
+        .unwrap();
+    eventually("the follower has the first write", || {
+        (group.get_at(follower, b"before").ok()? == Some(b"1".to_vec())).then_some(())
+    });
+    let behind = group.status(follower).unwrap().last_index;
+    group.stop_replica(follower).unwrap();
+    for i in 0..60 {
+        group.put(&key(i), &value(i, 1)).unwrap();
+    }
+    let status = group.status(leader_of(&group)).unwrap();
+    assert!(
+        status.snapshot_index <= behind,
+        "the leader kept the entries the follower lacks ({} vs {behind})",
+        status.snapshot_index
+    );
+    group.restart_replica(follower).unwrap();
+    eventually("the follower catching up by log", || {
+        (group.get_at(follower, &key(59)).ok()? == Some(value(59, 1))).then_some(())
+    });
+    // Once it is back, the leader compacts again: its log stays short.
+    for i in 60..400 {
+        group.put(&key(i), &value(i, 1)).unwrap();
+    }
+    eventually("the leader's log compacted", || {
+        let status = group.status(leader_of(&group))?;
+        (status.last_index - status.snapshot_index <= 100 + 20).then_some(())
     });
 }
 

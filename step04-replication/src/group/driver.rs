@@ -36,6 +36,7 @@ use crate::file_storage::FileStorage;
 use crate::host::{Host, Transport};
 use crate::message::Message;
 use crate::replica::{Input, Options, Reply, Request, Status};
+use crate::state_machine::StateMachine;
 use crate::storage::Storage;
 use crate::types::{Config, LogIndex, NodeId, RequestId, Snapshot};
 use std::collections::BTreeMap;
@@ -194,7 +195,7 @@ pub(crate) fn start_replica<E: StorageEngine + 'static>(
         })?;
     }
     let engine = (setup.opener)(&setup.dir.join("engine"))?;
-    let machine = PartitionMachine::open(engine)?;
+    let machine = PartitionMachine::open(engine, setup.dir)?;
     let transport = InProcessTransport {
         board: Arc::clone(setup.board),
     };
@@ -265,7 +266,10 @@ fn servable_applied_index<E: StorageEngine>(host: &GroupHost<E>) -> LogIndex {
     let replica = host.replica();
     let machine = replica.machine();
     let applied = replica.applied_index();
-    if machine.failure().is_some() || applied < machine.applied_index() {
+    if machine.failure().is_some()
+        || applied < machine.applied_index()
+        || applied < machine.consistent_from()
+    {
         0
     } else {
         applied

@@ -30,25 +30,36 @@
 //! exactly [`KEY_BYTES_MAX`](step01_kv::engine::KEY_BYTES_MAX) bytes one
 //! byte too long for the engine below.)
 //!
+//! # Checkpoints and snapshots
+//!
+//! The engine is durable on its own, so a checkpoint (what the replica's
+//! log keeps in place of the entries it drops) is only a marker: "the
+//! engine held index n, synced". Compaction therefore costs one sync, not
+//! a copy of the partition, whatever its size. A follower that needs the
+//! state gets it from the leader's engine in chunks, staged in a file
+//! beside the engine (`group/staging.rs`) and copied in once complete.
+//!
 //! # Formats
 //!
 //! ```text
-//! applied record  version u8 | state u8 (0 clean, 1 restoring) | index u64
-//! snapshot        version u8 | applied index u64 | count u32 | (key, value)*
+//! applied record  version u8 (2) | state u8 (0 clean, 1 restoring) | index u64 | consistent_from u64
+//!                 (version 1, without consistent_from, is still read)
+//! checkpoint      version u8 (2) | applied index u64
+//! old snapshot    version u8 (1) | applied index u64 | count u32 | (key, value)*
+//! chunk           count u32 | (key, value)*, keys increasing
 //! ```
 //!
-//! A snapshot holds the whole partition, so it must fit in one record of
-//! the replica's log: [`PARTITION_SNAPSHOT_BYTES_MAX`]. A larger partition
-//! refuses to snapshot (the log is then kept, not compacted) — step 3
-//! splits partitions at 8 MiB by default, well below the limit.
+//! Logs written before checkpoints were markers hold whole-partition
+//! snapshots (version 1); they are still restored from.
 //!
 //! Invariants: the engine's applied record equals the index of the last
-//! write entry whose batch is in the engine; a restore that crashed half
-//! way is detected (state "restoring") and undone before the engine is
-//! used.
+//! write entry whose batch is in the engine; a checkpoint is returned only
+//! after the engine synced; a restore that crashed half way is finished
+//! from its complete staging file, or undone, before the engine is used.
 
+use super::staging::{Finished, Staging};
 use crate::codec::{DecodeError, Reader, Writer};
-use crate::state_machine::{SnapshotError, StateMachine};
+use crate::state_machine::{Chunk, SnapshotError, StateMachine, decode_pairs, encode_pairs};
 use crate::types::LogIndex;
 use std::ops::Bound;
 use step01_kv::engine::{
@@ -62,16 +73,19 @@ use step01_kv::wal::RECORD_PAYLOAD_BYTES_MAX;
 pub const APPLIED_INDEX_KEY: &[u8] =
     b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xffminidynamo/applied-index";
 
-/// The largest snapshot of one partition, in bytes: one record of the
-/// replica's log, less room for the snapshot's own header.
+/// The largest old-format (whole-partition) snapshot still read, in bytes:
+/// one record of the replica's log, less room for its own header.
 pub const PARTITION_SNAPSHOT_BYTES_MAX: usize = RECORD_PAYLOAD_BYTES_MAX - 64 * 1024;
 /// Entries read from the engine per call while dumping or clearing it.
 pub const ENGINE_CHUNK_ITEMS: usize = 256;
 /// The largest batch a restore writes at once, in bytes.
 pub const RESTORE_BATCH_BYTES_MAX: usize = 1024 * 1024;
 
-const APPLIED_FORMAT_VERSION: u8 = 1;
+const APPLIED_FORMAT_VERSION_1: u8 = 1;
+const APPLIED_FORMAT_VERSION: u8 = 2;
+/// Whole-partition snapshots, as logs written before checkpoints hold them.
 const SNAPSHOT_FORMAT_VERSION: u8 = 1;
+const CHECKPOINT_FORMAT_VERSION: u8 = 2;
 const STATE_CLEAN: u8 = 0;
 const STATE_RESTORING: u8 = 1;
 /// The fewest bytes one snapshot entry takes (two empty byte strings).
@@ -89,32 +103,54 @@ pub struct PartitionMachine<E> {
     engine: E,
     /// The index of the last write entry whose batch is in the engine.
     applied: LogIndex,
+    /// See [`StateMachine::consistent_from`].
+    consistent_from: LogIndex,
     /// Set when the engine failed (an I/O error): this replica can no
     /// longer vouch for its state, and its host stops it.
     failure: Option<String>,
+    /// The chunks of a snapshot being received.
+    staging: Staging,
 }
 
 impl<E: StorageEngine> PartitionMachine<E> {
-    /// Wraps an engine opened from a replica's directory, reading its
-    /// applied index; undoes a restore that a crash interrupted.
-    pub fn open(engine: E) -> Result<PartitionMachine<E>> {
+    /// Wraps an engine opened from a replica's directory `dir`, reading its
+    /// applied index; finishes or undoes a restore that a crash
+    /// interrupted.
+    pub fn open(engine: E, dir: &std::path::Path) -> Result<PartitionMachine<E>> {
         let mut machine = PartitionMachine {
             engine,
             applied: 0,
+            consistent_from: 0,
             failure: None,
+            staging: Staging::new(dir),
         };
-        match machine.engine.get(APPLIED_INDEX_KEY)? {
-            None => {}
-            Some(bytes) => match decode_applied(&bytes)? {
-                (STATE_CLEAN, index) => machine.applied = index,
-                _ => {
-                    // A restore died half way: the engine holds a mix of
-                    // two states. Empty it; the log or a snapshot refills it.
+        let record = match machine.engine.get(APPLIED_INDEX_KEY)? {
+            None => None,
+            Some(bytes) => Some(decode_applied(&bytes)?),
+        };
+        match record {
+            Some(Applied {
+                state: STATE_RESTORING,
+                ..
+            }) => match machine.staging.finished()? {
+                // The staged snapshot is complete: copy it in again.
+                Some(finished) => machine.copy_in(finished)?,
+                // An old-style restore died half way: the engine holds a
+                // mix of two states. Empty it; the log or a snapshot
+                // refills it.
+                None => {
                     machine.clear()?;
                     machine.write_applied(STATE_CLEAN, 0)?;
                 }
             },
+            Some(applied) => {
+                machine.applied = applied.index;
+                machine.consistent_from = applied.consistent_from;
+            }
+            None => {}
         }
+        // What is left of an unfinished transfer: the leader sends again.
+        machine.staging.remove()?;
         Ok(machine)
     }
 
@@ -134,9 +170,43 @@ impl<E: StorageEngine> PartitionMachine<E> {
 
     fn write_applied(&self, state: u8, index: LogIndex) -> Result<()> {
         let mut batch = WriteBatch::new();
-        batch.put(APPLIED_INDEX_KEY, encode_applied(state, index));
+        batch.put(
+            APPLIED_INDEX_KEY,
+            encode_applied(state, index, self.consistent_from),
+        );
         self.engine.write(batch).map(|_| ())
     }
+
+    // ANCHOR: copy_in
+    /// Replaces the engine's contents by the complete staged snapshot:
+    /// marked "restoring" until the last chunk is in, synced, and only then
+    /// is the staging file removed.
+    fn copy_in(&mut self, finished: Finished) -> Result<()> {
+        self.write_applied(STATE_RESTORING, 0)?;
+        self.applied = 0;
+        self.clear()?;
+        self.staging.for_each_chunk(|data| {
+            let pairs = decode_chunk(data).map_err(|e| StorageError::Corruption {
+                file: super::staging::STAGING_FILE_NAME.into(),
+                offset: 0,
+                reason: e.0,
+            })?;
+            let mut batch = WriteBatch::new();
+            for (key, value) in pairs {
+                batch.put(key, value);
+            }
+            if batch.is_empty() {
+                return Ok(());
+            }
+            self.engine.write(batch).map(|_| ())
+        })?;
+        self.consistent_from = finished.consistent_from;
+        self.write_applied(STATE_CLEAN, finished.index)?;
+        self.applied = finished.index;
+        self.engine.sync()?;
+        self.staging.remove()
+    }
+    // ANCHOR_END: copy_in
 
     /// Every live entry but the applied record, a chunk at a time.
     fn for_each_chunk(&self, mut visit: impl FnMut(Vec<KeyValue>) -> Result<()>) -> Result<()> {
@@ -211,6 +281,44 @@ impl<E: StorageEngine> PartitionMachine<E> {
         }
     }
 
+    /// Whether no live entry follows `after`.
+    fn nothing_after(&self, after: Option<&[u8]>) -> Result<bool> {
+        let start = after.map_or(Bound::Unbounded, |key| Bound::Excluded(key.to_vec()));
+        let next = self.engine.scan(
+            &KeyRange::new(start, Bound::Unbounded),
+            ScanDirection::Forward,
+            2,
+        )?;
+        Ok(next.iter().all(|(key, _)| key == APPLIED_INDEX_KEY))
+    }
+
+    /// Restores from a whole-partition snapshot, as logs written before
+    /// checkpoints hold them: kept as it is where the engine is ahead.
+    fn restore_old_snapshot(&mut self, mut r: Reader<'_>) -> std::result::Result<(), DecodeError> {
+        let index = r.u64()?;
+        if index <= self.applied && self.failure.is_none() {
+            return Ok(());
+        }
+        let count = r.count(
+            PARTITION_SNAPSHOT_BYTES_MAX / SNAPSHOT_ENTRY_BYTES_MIN,
+            "snapshot entries",
+        )?;
+        let mut entries = Vec::with_capacity(count.min(ENGINE_CHUNK_ITEMS));
+        for _ in 0..count {
+            let key = r.bytes()?;
+            let value = r.bytes()?;
+            if key == APPLIED_INDEX_KEY {
+                return Err(DecodeError("a snapshot holds the reserved key".into()));
+            }
+            entries.push((key, value));
+        }
+        r.finish()?;
+        self.replace(index, entries).map_err(|e| {
+            self.failure = Some(e.to_string());
+            DecodeError(format!("the engine failed during a restore: {e}"))
+        })
+    }
+
     fn answer(&self, query: &[u8]) -> std::result::Result<Vec<u8>, String> {
         let mut r = Reader::new(query);
         let mut w = Writer::new();
@@ -282,7 +390,10 @@ impl<E: StorageEngine> StateMachine for PartitionMachine<E> {
                 return reply_error(REPLY_REJECTED, &reason);
             }
         };
-        batch.put(APPLIED_INDEX_KEY, encode_applied(STATE_CLEAN, index));
+        batch.put(
+            APPLIED_INDEX_KEY,
+            encode_applied(STATE_CLEAN, index, self.consistent_from),
+        );
         match self.engine.write(batch) {
             Ok(_) => {
                 self.applied = index;
@@ -312,85 +423,166 @@ impl<E: StorageEngine> StateMachine for PartitionMachine<E> {
         }
     }
 
+    fn applied_index(&self) -> LogIndex {
+        self.applied
+    }
+
+    fn consistent_from(&self) -> LogIndex {
+        self.consistent_from
+    }
+
     // ANCHOR: partition_snapshot
     /// Syncs the engine — so the log is never compacted past what the
-    /// engine has made durable — then dumps it.
-    fn snapshot(&self) -> std::result::Result<Vec<u8>, SnapshotError> {
+    /// engine has made durable — and returns a marker of what it holds.
+    fn checkpoint(&self) -> std::result::Result<Vec<u8>, SnapshotError> {
         if let Some(reason) = &self.failure {
             return Err(SnapshotError(reason.clone()));
         }
         self.engine
             .sync()
             .map_err(|e| SnapshotError(e.to_string()))?;
-        let mut entries = Vec::new();
-        let mut bytes = 0;
-        self.for_each_chunk(|chunk| {
-            for (key, value) in chunk {
-                bytes += SNAPSHOT_ENTRY_BYTES_MIN + key.len() + value.len();
-                if bytes > PARTITION_SNAPSHOT_BYTES_MAX {
-                    return Err(StorageError::InvalidBatch {
-                        reason: format!(
-                            "the partition exceeds {PARTITION_SNAPSHOT_BYTES_MAX} bytes"
-                        ),
-                    });
-                }
-                entries.push((key, value));
-            }
-            Ok(())
-        })
-        .map_err(|e| SnapshotError(e.to_string()))?;
         let mut w = Writer::new();
-        w.u8(SNAPSHOT_FORMAT_VERSION)
-            .u64(self.applied)
-            .u32(entries.len() as u32);
-        for (key, value) in &entries {
-            w.bytes(key).bytes(value);
-        }
+        w.u8(CHECKPOINT_FORMAT_VERSION).u64(self.applied);
         Ok(w.into_bytes())
     }
 
-    /// Keeps the engine if it already holds the snapshot's index or later
-    /// (a restart: the engine is ahead of the log's snapshot); otherwise
-    /// replaces its contents.
+    /// At a restart: the engine must hold the checkpoint's index or later
+    /// (it synced before the checkpoint was written). An old-format
+    /// snapshot holds the whole partition, and replaces the engine's
+    /// contents where the engine is behind it.
     fn restore(&mut self, data: &[u8]) -> std::result::Result<(), DecodeError> {
         let mut r = Reader::new(data);
-        let version = r.u8()?;
-        if version != SNAPSHOT_FORMAT_VERSION {
-            return Err(DecodeError(format!("unknown snapshot version {version}")));
-        }
-        let index = r.u64()?;
-        if index <= self.applied && self.failure.is_none() {
-            return Ok(());
-        }
-        let count = r.count(
-            PARTITION_SNAPSHOT_BYTES_MAX / SNAPSHOT_ENTRY_BYTES_MIN,
-            "snapshot entries",
-        )?;
-        let mut entries = Vec::with_capacity(count.min(ENGINE_CHUNK_ITEMS));
-        for _ in 0..count {
-            let key = r.bytes()?;
-            let value = r.bytes()?;
-            if key == APPLIED_INDEX_KEY {
-                return Err(DecodeError("a snapshot holds the reserved key".into()));
+        match r.u8()? {
+            CHECKPOINT_FORMAT_VERSION => {
+                let index = r.u64()?;
+                r.finish()?;
+                if index > self.applied || self.failure.is_some() {
+                    return Err(DecodeError(format!(
+                        "the engine holds entries up to {}, but the log was compacted through {index}",
+                        self.applied
+                    )));
+                }
+                Ok(())
             }
-            entries.push((key, value));
+            SNAPSHOT_FORMAT_VERSION => self.restore_old_snapshot(r),
+            version => Err(DecodeError(format!("unknown snapshot version {version}"))),
         }
-        r.finish()?;
-        self.replace(index, entries).map_err(|e| {
+    }
+    // ANCHOR_END: partition_snapshot
+
+    // ANCHOR: partition_read_chunk
+    /// The live entries after `after`, in key order, up to about
+    /// `bytes_max` bytes (the applied record is never part of a chunk).
+    fn read_chunk(
+        &self,
+        after: Option<&[u8]>,
+        bytes_max: usize,
+    ) -> std::result::Result<Chunk, SnapshotError> {
+        if let Some(reason) = &self.failure {
+            return Err(SnapshotError(reason.clone()));
+        }
+        let failed = |e: StorageError| SnapshotError(e.to_string());
+        let mut start = after.map_or(Bound::Unbounded, |key| Bound::Excluded(key.to_vec()));
+        let (mut pairs, mut bytes): (Vec<KeyValue>, usize) = (Vec::new(), 0);
+        // Each turn reads a full scan or ends: bounded by the entry count.
+        let done = loop {
+            let range = KeyRange::new(start.clone(), Bound::Unbounded);
+            let scan = self
+                .engine
+                .scan(&range, ScanDirection::Forward, ENGINE_CHUNK_ITEMS)
+                .map_err(failed)?;
+            let full = scan.len() == ENGINE_CHUNK_ITEMS;
+            let Some(last) = scan.last().map(|(key, _)| key.clone()) else {
+                break true;
+            };
+            let mut budget_spent = false;
+            for (key, value) in scan {
+                if key == APPLIED_INDEX_KEY {
+                    continue;
+                }
+                if !pairs.is_empty() && bytes >= bytes_max {
+                    budget_spent = true;
+                    break;
+                }
+                bytes += key.len() + value.len();
+                pairs.push((key, value));
+            }
+            if budget_spent {
+                break false;
+            }
+            if !full {
+                break true;
+            }
+            start = Bound::Excluded(last);
+        };
+        // Where the budget ran out, more may follow, or only the record.
+        let last_key = pairs.last().map(|(key, _)| key.clone());
+        let done = done || self.nothing_after(last_key.as_deref()).map_err(failed)?;
+        let mut w = Writer::new();
+        encode_pairs(
+            &mut w,
+            pairs.iter().map(|(k, v)| (k.as_slice(), v.as_slice())),
+        );
+        Ok(Chunk {
+            data: w.into_bytes(),
+            last_key,
+            done,
+        })
+    }
+    // ANCHOR_END: partition_read_chunk
+
+    fn stage_chunk(&mut self, first: bool, data: &[u8]) -> std::result::Result<(), DecodeError> {
+        decode_chunk(data)?;
+        let staged = if first {
+            self.staging.begin()
+        } else if self.staging.is_open() {
+            Ok(())
+        } else {
+            return Err(DecodeError("a chunk with no transfer begun".to_string()));
+        };
+        staged
+            .and_then(|()| self.staging.append_chunk(data))
+            .map_err(|e| DecodeError(format!("staging a snapshot chunk: {e}")))
+    }
+
+    fn install_staged(
+        &mut self,
+        index: LogIndex,
+        consistent_from: LogIndex,
+    ) -> std::result::Result<(), DecodeError> {
+        let finished = Finished {
+            index,
+            consistent_from,
+        };
+        let result = self
+            .staging
+            .finish(finished)
+            .and_then(|()| self.copy_in(finished));
+        result.map_err(|e| {
             self.failure = Some(e.to_string());
             DecodeError(format!("the engine failed during a restore: {e}"))
         })
     }
-    // ANCHOR_END: partition_snapshot
 }
 
-fn encode_applied(state: u8, index: LogIndex) -> Vec<u8> {
+/// The applied record, decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Applied {
+    state: u8,
+    index: LogIndex,
+    consistent_from: LogIndex,
+}
+
+fn encode_applied(state: u8, index: LogIndex, consistent_from: LogIndex) -> Vec<u8> {
     let mut w = Writer::new();
-    w.u8(APPLIED_FORMAT_VERSION).u8(state).u64(index);
+    w.u8(APPLIED_FORMAT_VERSION)
+        .u8(state)
+        .u64(index)
+        .u64(consistent_from);
     w.into_bytes()
 }
 
-fn decode_applied(bytes: &[u8]) -> Result<(u8, LogIndex)> {
+fn decode_applied(bytes: &[u8]) -> Result<Applied> {
     let corrupt = |reason: String| StorageError::Corruption {
         file: APPLIED_INDEX_KEY_NAME.into(),
         offset: 0,
@@ -398,16 +590,36 @@ fn decode_applied(bytes: &[u8]) -> Result<(u8, LogIndex)> {
     };
     let mut r = Reader::new(bytes);
     let version = r.u8().map_err(|e| corrupt(e.to_string()))?;
-    if version != APPLIED_FORMAT_VERSION {
+    if version != APPLIED_FORMAT_VERSION && version != APPLIED_FORMAT_VERSION_1 {
         return Err(corrupt(format!("unknown applied record version {version}")));
     }
     let state = r.u8().map_err(|e| corrupt(e.to_string()))?;
     let index = r.u64().map_err(|e| corrupt(e.to_string()))?;
+    let consistent_from = if version == APPLIED_FORMAT_VERSION {
+        r.u64().map_err(|e| corrupt(e.to_string()))?
+    } else {
+        0
+    };
     r.finish().map_err(|e| corrupt(e.to_string()))?;
     if state != STATE_CLEAN && state != STATE_RESTORING {
         return Err(corrupt(format!("unknown applied record state {state}")));
     }
-    Ok((state, index))
+    Ok(Applied {
+        state,
+        index,
+        consistent_from,
+    })
+}
+
+/// A chunk's pairs, refusing the reserved key.
+fn decode_chunk(data: &[u8]) -> std::result::Result<Vec<KeyValue>, DecodeError> {
+    let mut r = Reader::new(data);
+    let pairs = decode_pairs(&mut r, data.len() / SNAPSHOT_ENTRY_BYTES_MIN)?;
+    r.finish()?;
+    if pairs.iter().any(|(key, _)| key == APPLIED_INDEX_KEY) {
+        return Err(DecodeError("a chunk holds the reserved key".into()));
+    }
+    Ok(pairs)
 }
 
 /// How the applied record is named in a corruption report.
@@ -528,8 +740,12 @@ mod tests {
     use step01_kv::wal::FsyncPolicy;
 
     fn open(dir: &std::path::Path) -> PartitionMachine<KvStore> {
-        let store = KvStore::open(dir, KvOptions::with_fsync(FsyncPolicy::Never)).unwrap();
-        PartitionMachine::open(store).unwrap()
+        let store = KvStore::open(
+            dir.join("engine"),
+            KvOptions::with_fsync(FsyncPolicy::Never),
+        )
+        .unwrap();
+        PartitionMachine::open(store, dir).unwrap()
     }
 
     fn put(key: &[u8], value: &[u8]) -> Vec<u8> {
@@ -594,34 +810,141 @@ mod tests {
         }
     }
 
-    #[test]
-    fn snapshots_restore_elsewhere_and_are_skipped_where_the_engine_is_ahead() {
-        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let mut leader = open(a.path());
-        for i in 1..=300u32 {
-            leader.apply(u64::from(i), &put(&i.to_be_bytes(), b"v"));
-        }
-        let snapshot = leader.snapshot().unwrap();
-        let mut follower = open(b.path());
-        follower.apply(1, &put(b"stale", b"x"));
-        follower.restore(&snapshot).unwrap();
-        assert_eq!(follower.applied_index(), 300);
-        assert_eq!(get(&follower, b"stale"), None, "restore replaces the state");
-        let all = decode_scan_reply(&follower.query(&scan_query(
+    fn all(machine: &PartitionMachine<KvStore>) -> Vec<KeyValue> {
+        decode_scan_reply(&machine.query(&scan_query(
             &KeyRange::all(),
             ScanDirection::Forward,
             usize::MAX,
         )))
-        .unwrap();
-        assert_eq!(all.len(), 300);
-        // Ahead of the snapshot: kept as it is.
-        follower.apply(301, &put(b"new", b"n"));
-        follower.restore(&snapshot).unwrap();
-        assert_eq!(get(&follower, b"new"), Some(b"n".to_vec()));
-        let mut truncated = snapshot.clone();
-        truncated[1..9].copy_from_slice(&1000u64.to_le_bytes());
-        truncated.pop();
-        assert!(follower.restore(&truncated).is_err(), "a damaged snapshot");
+        .unwrap()
+    }
+
+    /// Reads `from` in chunks of about `bytes` and stages them in `to`.
+    fn transfer(
+        from: &PartitionMachine<KvStore>,
+        to: &mut PartitionMachine<KvStore>,
+        bytes: usize,
+    ) -> usize {
+        let (mut after, mut count) = (None, 0);
+        loop {
+            let chunk = from.read_chunk(after.as_deref(), bytes).unwrap();
+            to.stage_chunk(count == 0, &chunk.data).unwrap();
+            count += 1;
+            after = chunk.last_key;
+            if chunk.done {
+                return count;
+            }
+        }
+    }
+
+    #[test]
+    fn a_state_read_in_chunks_installs_elsewhere_and_replaces_what_was_there() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let mut leader = open(a.path());
+        for i in 1..=300u32 {
+            leader.apply(u64::from(i), &put(&i.to_be_bytes(), b"value"));
+        }
+        let mut follower = open(b.path());
+        follower.apply(1, &put(b"stale", b"x"));
+        let chunks = transfer(&leader, &mut follower, 1000);
+        assert!(chunks > 2, "{chunks} chunks");
+        assert_eq!(
+            get(&follower, b"stale"),
+            Some(b"x".to_vec()),
+            "staged aside"
+        );
+        follower.install_staged(300, 310).unwrap();
+        assert_eq!(follower.applied_index(), 300);
+        assert_eq!(follower.consistent_from(), 310);
+        assert_eq!(get(&follower, b"stale"), None, "the state is replaced");
+        assert_eq!(all(&follower), all(&leader));
+        assert!(
+            !b.path()
+                .join(super::super::staging::STAGING_FILE_NAME)
+                .exists()
+        );
+        drop(follower);
+        let follower = open(b.path());
+        assert_eq!(
+            (follower.applied_index(), follower.consistent_from()),
+            (300, 310)
+        );
+        // An empty machine reads as one empty, final chunk.
+        let empty = open(tempfile::tempdir().unwrap().path());
+        let chunk = empty.read_chunk(None, 1000).unwrap();
+        assert!(chunk.done && chunk.last_key.is_none());
+    }
+
+    #[test]
+    fn a_checkpoint_restores_only_an_engine_that_holds_it() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let mut machine = open(a.path());
+        machine.apply(5, &put(b"k", b"v"));
+        let checkpoint = machine.checkpoint().unwrap();
+        assert!(checkpoint.len() < 16, "a marker, not the partition");
+        machine.restore(&checkpoint).unwrap();
+        let mut empty = open(b.path());
+        assert!(
+            empty.restore(&checkpoint).is_err(),
+            "the engine lost what it synced"
+        );
+        assert!(empty.restore(&[9]).is_err(), "an unknown version");
+    }
+
+    #[test]
+    fn an_old_whole_partition_snapshot_still_restores() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut machine = open(dir.path());
+        machine.apply(1, &put(b"stale", b"x"));
+        let mut w = Writer::new();
+        w.u8(SNAPSHOT_FORMAT_VERSION).u64(40).u32(2);
+        w.bytes(b"a").bytes(b"1").bytes(b"b").bytes(b"2");
+        machine.restore(&w.into_bytes()).unwrap();
+        assert_eq!(machine.applied_index(), 40);
+        assert_eq!(
+            all(&machine),
+            vec![
+                (b"a".to_vec(), b"1".to_vec()),
+                (b"b".to_vec(), b"2".to_vec())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_crash_while_copying_a_complete_snapshot_in_is_finished_on_open() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let mut leader = open(a.path());
+        for i in 1..=50u32 {
+            leader.apply(u64::from(i), &put(&i.to_be_bytes(), b"v"));
+        }
+        {
+            let mut follower = open(b.path());
+            follower.apply(1, &put(b"old", b"x"));
+            transfer(&leader, &mut follower, 100);
+            follower
+                .staging
+                .finish(Finished {
+                    index: 50,
+                    consistent_from: 50,
+                })
+                .unwrap();
+            // The copy began (the engine is marked) and the process died.
+            follower.write_applied(STATE_RESTORING, 0).unwrap();
+        }
+        let follower = open(b.path());
+        assert_eq!(follower.applied_index(), 50);
+        assert_eq!(all(&follower), all(&leader));
+        // An unfinished transfer is thrown away on open, the engine untouched.
+        let mut again = follower;
+        transfer(&leader, &mut again, 100);
+        drop(again);
+        let reopened = open(b.path());
+        assert_eq!(all(&reopened), all(&leader));
+        assert!(
+            !b.path()
+                .join(super::super::staging::STAGING_FILE_NAME)
+                .exists()
+        );
     }
 
     #[test]

@@ -191,6 +191,7 @@ impl<M: StateMachine> Replica<M> {
                         match_index: 0,
                         acked_round: 0,
                         acked_sent_at: None,
+                        transfer: None,
                     },
                 )
             })

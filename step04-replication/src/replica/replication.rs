@@ -22,8 +22,8 @@
 //! so a lost message is simply sent again.
 //!
 //! A follower too far behind — it needs entries the leader has compacted
-//! into a snapshot — gets the snapshot instead. The snapshot travels in one
-//! message here; a production system streams it in chunks.
+//! into a snapshot — gets the state instead, in chunks
+//! (`replica/snapshot.rs`).
 //!
 //! Invariants:
 //! * the leader only appends to its log (it never truncates or rewrites);
@@ -40,7 +40,7 @@ use crate::message::{AppendResult, Body, Stamp};
 use crate::quorum::{commit_index_from_matches, is_quorum};
 use crate::state_machine::StateMachine;
 use crate::timing::{CHECK_QUORUM_TICKS, HEARTBEAT_INTERVAL_TICKS};
-use crate::types::{Entry, EntryKind, LogIndex, NodeId, RequestId, Snapshot, Term};
+use crate::types::{Entry, EntryKind, LogIndex, NodeId, RequestId, Term};
 
 impl<M: StateMachine> Replica<M> {
     /// The leader appends an entry of its term to its log and asks the host
@@ -125,13 +125,17 @@ impl<M: StateMachine> Replica<M> {
             return;
         };
         progress.next_index = progress.next_index.min(self.log.last_index() + 1);
-        let body = if progress.next_index <= self.log.snapshot_index() {
-            progress.next_index = self.log.snapshot_index() + 1;
-            Body::InstallSnapshot {
-                snapshot: self.snapshot.clone(),
-                stamp,
-            }
-        } else {
+        if self.needs_snapshot(peer) {
+            self.send_snapshot_chunk(peer, stamp);
+            return;
+        }
+        let RoleState::Leader(leader) = &mut self.role else {
+            return;
+        };
+        let Some(progress) = leader.progress.get_mut(&peer) else {
+            return;
+        };
+        let body = {
             let prev_index = progress.next_index - 1;
             let Some(prev_term) = self.log.term_at(prev_index) else {
                 return;
@@ -171,13 +175,25 @@ impl<M: StateMachine> Replica<M> {
                 let index = index.min(last);
                 progress.match_index = progress.match_index.max(index);
                 progress.next_index = progress.next_index.max(index + 1);
+                if progress
+                    .transfer
+                    .as_ref()
+                    .is_some_and(|t| index >= t.chunk_index())
+                {
+                    progress.transfer = None; // Installed.
+                }
                 progress.next_index <= last
             }
             AppendResult::Rejected { hint } => {
                 progress.next_index = hint
                     .min(progress.next_index.saturating_sub(1))
                     .max(progress.match_index + 1);
+                progress.transfer = None; // A follower that lost a transfer.
                 true
+            }
+            AppendResult::Staged { index, seq } => {
+                self.on_staged(from, index, seq);
+                false
             }
         };
         if send_more {
@@ -299,32 +315,9 @@ impl<M: StateMachine> Replica<M> {
         self.send_follower_ack(!appended);
     }
 
-    /// A follower receives the leader's snapshot.
-    pub(super) fn on_install_snapshot(&mut self, from: NodeId, snapshot: Snapshot, stamp: Stamp) {
-        self.heard_from_leader(from);
-        if snapshot.term > self.term || !snapshot.config.is_well_formed() {
-            return;
-        }
-        if snapshot.index > self.commit_index {
-            if self.machine.restore(&snapshot.data).is_err() {
-                return; // Damaged: the leader will send it again.
-            }
-            self.log.compact(&snapshot);
-            self.commit_index = snapshot.index;
-            self.applied_index = snapshot.index;
-            self.snapshot = snapshot.clone();
-            self.out.push(Output::SaveSnapshot(snapshot.clone()));
-            self.barrier();
-            self.refresh_config();
-        }
-        // Everything up to the snapshot is committed, hence the leader's.
-        self.record_verified(snapshot.index.min(self.commit_index), stamp);
-        self.send_follower_ack(true);
-    }
-
     /// Remembers that our log matches the current leader's up to `index`;
     /// returns the highest such index this term.
-    fn record_verified(&mut self, index: LogIndex, stamp: Stamp) -> LogIndex {
+    pub(super) fn record_verified(&mut self, index: LogIndex, stamp: Stamp) -> LogIndex {
         let RoleState::Follower { ack, .. } = &mut self.role else {
             return 0;
         };
@@ -365,42 +358,6 @@ impl<M: StateMachine> Replica<M> {
                 stamp,
             },
         );
-    }
-
-    /// Snapshots the state machine and compacts the log once enough has
-    /// been applied since the last snapshot.
-    ///
-    /// A state machine may refuse (see [`StateMachine::snapshot`]); the log
-    /// then stays as it is, and the next attempt waits another interval, so
-    /// that a refusing machine is not asked again after every entry.
-    pub(super) fn maybe_snapshot(&mut self) {
-        let last_attempt = self.log.snapshot_index().max(self.snapshot_refused_at);
-        let since = self.applied_index.saturating_sub(last_attempt);
-        if since < self.options.snapshot_interval_entries.max(1) {
-            return;
-        }
-        let index = self.applied_index;
-        let Some(term) = self.log.term_at(index) else {
-            return;
-        };
-        let data = match self.machine.snapshot() {
-            Ok(data) => data,
-            Err(_) => {
-                self.snapshot_refused_at = index;
-                return;
-            }
-        };
-        let (_, config) = self.log.config_at(index);
-        let snapshot = Snapshot {
-            index,
-            term,
-            config,
-            data,
-        };
-        self.log.compact(&snapshot);
-        self.snapshot = snapshot.clone();
-        self.out.push(Output::SaveSnapshot(snapshot));
-        self.barrier();
     }
 }
 
@@ -525,61 +482,5 @@ mod tests {
                 if matches!(m.body, Body::AppendReply { result: AppendResult::Matched(1), .. }))),
             "{outputs:?}"
         );
-    }
-
-    #[test]
-    fn a_follower_behind_the_leaders_snapshot_gets_the_snapshot() {
-        let (mut leader, outputs) = testkit::leader_of_three();
-        let stamp = last_stamp(&outputs);
-        leader.options.snapshot_interval_entries = 4;
-        for id in 0..6 {
-            step(&mut leader, write(id));
-            let last = leader.last_index();
-            ack(&mut leader, 2, last, stamp);
-        }
-        assert!(leader.log().snapshot_index() >= 4);
-        // Replica 3 has nothing and says so.
-        let outputs = step(
-            &mut leader,
-            message(
-                3,
-                1,
-                1,
-                Body::AppendReply {
-                    result: AppendResult::Rejected { hint: 1 },
-                    stamp,
-                },
-            ),
-        );
-        let snapshot = outputs
-            .iter()
-            .find_map(|o| match o {
-                Output::Send(m) => match &m.body {
-                    Body::InstallSnapshot { snapshot, .. } => Some(snapshot.clone()),
-                    _ => None,
-                },
-                _ => None,
-            })
-            .expect("a snapshot");
-        let mut follower = testkit::replica(3, DurableState::bootstrap([1, 2, 3]));
-        let outputs = step(
-            &mut follower,
-            message(
-                1,
-                3,
-                1,
-                Body::InstallSnapshot {
-                    snapshot: snapshot.clone(),
-                    stamp,
-                },
-            ),
-        );
-        assert!(outputs.iter().any(|o| matches!(o, Output::SaveSnapshot(_))));
-        assert_eq!(follower.applied_index(), snapshot.index);
-        assert!(
-            follower.machine().get(b"k").is_some(),
-            "the snapshot's state"
-        );
-        assert_eq!(follower.commit_index(), snapshot.index);
     }
 }

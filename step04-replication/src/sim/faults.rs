@@ -82,6 +82,11 @@ pub enum Profile {
 pub struct FaultPlan {
     pub network: NetworkConfig,
     pub snapshot_interval_entries: u64,
+    /// How many applied entries a leader keeps for followers behind: small
+    /// values make lagging followers catch up by snapshot transfers.
+    pub log_retained_entries_max: u64,
+    /// The chunk size of those transfers: small values make many chunks.
+    pub snapshot_chunk_bytes_max: usize,
     pub faults: Vec<ScheduledFault>,
 }
 
@@ -153,9 +158,13 @@ pub fn random_plan(rng: &mut Rng, voters: &[NodeId], profile: Profile) -> FaultP
     }
     faults.sort_by_key(|f| f.at);
     let snapshot_interval_entries = *rng.pick(&[4, 16, 64, 1024]).unwrap_or(&64);
+    let log_retained_entries_max = *rng.pick(&[0, 8, 64, 16 * 1024]).unwrap_or(&64);
+    let snapshot_chunk_bytes_max = *rng.pick(&[1, 64, 4096]).unwrap_or(&64);
     FaultPlan {
         network,
         snapshot_interval_entries,
+        log_retained_entries_max,
+        snapshot_chunk_bytes_max,
         faults,
     }
 }

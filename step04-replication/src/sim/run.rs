@@ -338,6 +338,8 @@ pub fn run_seed(seed: u64, options: RunOptions) -> RunReport {
         voters,
         options: Options {
             snapshot_interval_entries: plan.snapshot_interval_entries,
+            log_retained_entries_max: plan.log_retained_entries_max,
+            snapshot_chunk_bytes_max: plan.snapshot_chunk_bytes_max,
             skip_lease_check: options.skip_lease_check,
         },
         network: plan.network,
