@@ -395,5 +395,26 @@ async fn metrics_show_requests_errors_latency_partitions_and_replication() {
         1
     );
     assert!(text.contains("minidynamo_replication_lag_entries{table=\"observed\",partition="));
+    // The log's size and compactions, per replica, and the process's memory.
+    for family in [
+        "minidynamo_replica_log_entries",
+        "minidynamo_replica_log_bytes",
+        "minidynamo_replica_log_compactions",
+        "minidynamo_replica_snapshots_installed",
+        "minidynamo_replica_snapshot_chunks_sent",
+    ] {
+        let lines = text
+            .lines()
+            .filter(|line| line.starts_with(&format!("{family}{{table=\"observed\"")))
+            .count();
+        assert_eq!(lines, 3, "{family} for each replica in:\n{text}");
+    }
+    let resident: u64 = text
+        .lines()
+        .find_map(|line| line.strip_prefix("minidynamo_process_resident_bytes "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(resident > 1024 * 1024, "{resident}");
     assert_eq!(server.terminate().code(), Some(0));
 }

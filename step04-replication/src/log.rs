@@ -29,6 +29,8 @@ pub struct ReplicatedLog {
     snapshot_term: Term,
     snapshot_config: Config,
     entries: Vec<Entry>,
+    /// Payload bytes of `entries` ([`entry_bytes`]), kept up to date.
+    bytes: u64,
 }
 
 /// What [`ReplicatedLog::accept`] did with an `Append`.
@@ -59,6 +61,7 @@ impl ReplicatedLog {
             snapshot_term: snapshot.term,
             snapshot_config: snapshot.config.clone(),
             entries: Vec::with_capacity(entries.len()),
+            bytes: 0,
         };
         for entry in entries {
             log.push(entry);
@@ -72,6 +75,11 @@ impl ReplicatedLog {
 
     pub fn snapshot_term(&self) -> Term {
         self.snapshot_term
+    }
+
+    /// Payload bytes of the entries kept in memory.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
     }
 
     pub fn last_index(&self) -> LogIndex {
@@ -120,6 +128,7 @@ impl ReplicatedLog {
             "log entries are contiguous"
         );
         assert!(entry.term >= self.last_term(), "log terms never decrease");
+        self.bytes += entry_bytes(&entry);
         self.entries.push(entry);
     }
 
@@ -132,6 +141,7 @@ impl ReplicatedLog {
         );
         let keep = (index - self.snapshot_index - 1) as usize;
         self.entries.truncate(keep);
+        self.bytes = self.entries.iter().map(entry_bytes).sum();
     }
 
     /// The first index of the run of entries with term `term` that ends at
@@ -227,6 +237,7 @@ impl ReplicatedLog {
             "snapshots only move forward"
         );
         compact_entries(&mut self.entries, snapshot.index, snapshot.term);
+        self.bytes = self.entries.iter().map(entry_bytes).sum();
         self.snapshot_index = snapshot.index;
         self.snapshot_term = snapshot.term;
         self.snapshot_config = snapshot.config.clone();

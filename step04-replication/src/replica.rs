@@ -213,7 +213,22 @@ pub struct Status {
     pub durable_index: LogIndex,
     pub last_index: LogIndex,
     pub snapshot_index: LogIndex,
+    /// Payload bytes of the entries the log holds in memory.
+    pub log_bytes: u64,
+    /// Compactions of the log, snapshots installed from a leader, and
+    /// snapshot chunks sent to followers, since the replica started.
+    pub compactions: u64,
+    pub snapshots_installed: u64,
+    pub snapshot_chunks_sent: u64,
     pub config: Config,
+}
+
+/// Counters of the log's compaction and catch-up (see [`Status`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct SnapshotCounters {
+    compactions: u64,
+    installed: u64,
+    chunks_sent: u64,
 }
 
 /// What a follower has told, or still owes, its leader.
@@ -321,6 +336,7 @@ pub struct Replica<M> {
     applied_bytes_since_attempt: u64,
     /// The snapshot we are receiving, chunk by chunk.
     installing: Option<snapshot::Installing>,
+    counters: SnapshotCounters,
     out: Vec<Output>,
 }
 
@@ -367,6 +383,7 @@ impl<M: StateMachine> Replica<M> {
             compaction_attempted_at: 0,
             applied_bytes_since_attempt: 0,
             installing: None,
+            counters: SnapshotCounters::default(),
             out: Vec::new(),
         };
         replica.reset_election_timer();
@@ -665,6 +682,10 @@ impl<M: StateMachine> Replica<M> {
             durable_index: self.durable_index,
             last_index: self.log.last_index(),
             snapshot_index: self.log.snapshot_index(),
+            log_bytes: self.log.bytes(),
+            compactions: self.counters.compactions,
+            snapshots_installed: self.counters.installed,
+            snapshot_chunks_sent: self.counters.chunks_sent,
             config: self.config.clone(),
         }
     }

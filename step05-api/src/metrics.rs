@@ -12,6 +12,9 @@
 //! | `minidynamo_replica_applied_index`, `minidynamo_replica_commit_index` | gauge | `table`, `partition`, `replica` |
 //! | `minidynamo_replication_lag_entries` | gauge | `table`, `partition`, `replica` |
 //! | `minidynamo_replica_is_leader` | gauge | `table`, `partition`, `replica` |
+//! | `minidynamo_replica_log_entries`, `minidynamo_replica_log_bytes` | gauge | `table`, `partition`, `replica` |
+//! | `minidynamo_replica_log_compactions`, `minidynamo_replica_snapshots_installed`, `minidynamo_replica_snapshot_chunks_sent` | gauge | `table`, `partition`, `replica` |
+//! | `minidynamo_process_resident_bytes` | gauge | — (Linux only) |
 //!
 //! The exposition is written by hand: it is a few lines of text per
 //! family, and a metrics library would bring a registry, an HTTP server of
@@ -103,6 +106,7 @@ impl Metrics {
         render_requests(&mut out, &operations);
         render_tables(&mut out, backend);
         render_replication(&mut out, backend);
+        render_process(&mut out);
         out
     }
     // ANCHOR_END: render
@@ -275,7 +279,7 @@ fn render_replication(out: &mut String, backend: &Backend) {
         })
         .collect();
     type Value = fn(&step04_replication::replica::Status, u64) -> u64;
-    let families: [(&str, &str, Value); 4] = [
+    let families: [(&str, &str, Value); 9] = [
         (
             "minidynamo_replica_applied_index",
             "The last log index each replica applied to its engine.",
@@ -295,6 +299,31 @@ fn render_replication(out: &mut String, backend: &Backend) {
             "minidynamo_replica_is_leader",
             "1 for the replica that leads its group, else 0.",
             |status, _| u64::from(status.role == step04_replication::Role::Leader),
+        ),
+        (
+            "minidynamo_replica_log_entries",
+            "Entries each replica's log holds in memory, after its last compaction.",
+            |status, _| status.last_index.saturating_sub(status.snapshot_index),
+        ),
+        (
+            "minidynamo_replica_log_bytes",
+            "Payload bytes of the entries each replica's log holds in memory.",
+            |status, _| status.log_bytes,
+        ),
+        (
+            "minidynamo_replica_log_compactions",
+            "Times each replica compacted its log since it started.",
+            |status, _| status.compactions,
+        ),
+        (
+            "minidynamo_replica_snapshots_installed",
+            "Snapshots each replica installed from a leader since it started.",
+            |status, _| status.snapshots_installed,
+        ),
+        (
+            "minidynamo_replica_snapshot_chunks_sent",
+            "Snapshot chunks each replica sent to followers since it started.",
+            |status, _| status.snapshot_chunks_sent,
         ),
     ];
     for (family, help, value) in families {
@@ -316,6 +345,34 @@ fn render_replication(out: &mut String, backend: &Backend) {
             }
         }
     }
+}
+
+/// The process's resident memory, where `/proc` says it (Linux).
+fn render_process(out: &mut String) {
+    let Some(bytes) = resident_bytes() else {
+        return;
+    };
+    let family = "minidynamo_process_resident_bytes";
+    header(
+        out,
+        family,
+        "gauge",
+        "Resident memory of the server process.",
+    );
+    let _ = writeln!(out, "{family} {bytes}");
+}
+
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    Some(kb * 1024)
 }
 
 /// `partition-00000003` → `3`, as the partition families label it.

@@ -11,5 +11,6 @@ pub mod cmd;
 pub mod fuzz;
 pub mod runs;
 pub mod serve;
+pub mod soak;
 pub mod stages;
 pub mod workshop;

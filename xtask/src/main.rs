@@ -18,6 +18,8 @@ cargo xtask <command>
   bench server [--peers] [...]  the server under HTTP load beside the ceiling, dynalite, moto
   crash [--kills N]             every SIGKILL crash test, N kills each (default 200)
   sim [--seeds N] [--seed S]    the replication simulator: many seeds, or replay one
+  soak [--rounds N] [--round-seconds S] [--replicas 1|3]
+                                sustained overwrites: memory, disk and throughput per round
   fuzz [--seconds N] [--seed S] step 5's fuzzer for N seconds (default 60), or replay a seed
 ";
 
@@ -53,6 +55,7 @@ fn dispatch(args: &[String]) -> Result<()> {
             n.parse().map_err(|_| format!("bad kill count `{n}`"))?,
         ),
         ["sim", rest @ ..] => xtask::runs::sim(&root, rest),
+        ["soak", rest @ ..] => xtask::soak::run(&root, rest),
         ["fuzz", rest @ ..] => xtask::fuzz::run(&root, rest),
         [] | ["help"] | ["--help"] | ["-h"] => {
             print!("{HELP}");

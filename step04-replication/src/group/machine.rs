@@ -470,7 +470,6 @@ impl<E: StorageEngine> StateMachine for PartitionMachine<E> {
     }
     // ANCHOR_END: partition_snapshot
 
-    // ANCHOR: partition_read_chunk
     /// The live entries after `after`, in key order, up to about
     /// `bytes_max` bytes (the applied record is never part of a chunk).
     fn read_chunk(
@@ -529,7 +528,6 @@ impl<E: StorageEngine> StateMachine for PartitionMachine<E> {
             done,
         })
     }
-    // ANCHOR_END: partition_read_chunk
 
     fn stage_chunk(&mut self, first: bool, data: &[u8]) -> std::result::Result<(), DecodeError> {
         decode_chunk(data)?;

@@ -116,6 +116,7 @@ impl<M: StateMachine> Replica<M> {
             return;
         };
         let (_, config) = self.log.config_at(index);
+        self.counters.compactions += 1;
         self.save_snapshot(Snapshot {
             index,
             term,
@@ -131,6 +132,7 @@ impl<M: StateMachine> Replica<M> {
     /// index its snapshot transfer resumes from — but never by more than
     /// the retention bound. Transfers below the bound are abandoned.
     fn compaction_index(&mut self) -> LogIndex {
+        // EXERCISE(04.7): the applied index, held back to each follower's matched index or its transfer's index, but never below the retention floor; abandon transfers below the floor
         let applied = self.applied_index;
         let floor = applied
             .saturating_sub(self.options.log_retained_entries_max)
@@ -154,6 +156,7 @@ impl<M: StateMachine> Replica<M> {
             index = index.min(needed.max(floor));
         }
         index.max(self.log.snapshot_index())
+        // END EXERCISE
     }
     // ANCHOR_END: compaction_index
 
@@ -176,7 +179,6 @@ impl<M: StateMachine> Replica<M> {
             .is_some_and(|p| p.transfer.is_some() || p.next_index <= self.log.snapshot_index())
     }
 
-    // ANCHOR: send_snapshot_chunk
     /// Sends `peer` the chunk in flight, beginning a transfer at our
     /// applied index if none is under way.
     pub(super) fn send_snapshot_chunk(&mut self, peer: NodeId, stamp: Stamp) {
@@ -227,9 +229,9 @@ impl<M: StateMachine> Replica<M> {
             return;
         };
         let chunk = transfer.chunk.clone();
+        self.counters.chunks_sent += 1;
         self.send(peer, Body::InstallSnapshot { chunk, stamp });
     }
-    // ANCHOR_END: send_snapshot_chunk
 
     /// `peer` staged chunk `seq` of the transfer at `index`: read and send
     /// the next one (a reply to an older chunk changes nothing).
@@ -273,6 +275,7 @@ impl<M: StateMachine> Replica<M> {
             transfer.chunk = chunk.clone();
             transfer.next_after = next.last_key;
         }
+        self.counters.chunks_sent += 1;
         self.send(peer, Body::InstallSnapshot { chunk, stamp });
     }
 
@@ -350,6 +353,7 @@ impl<M: StateMachine> Replica<M> {
         };
         self.commit_index = last.index;
         self.applied_index = last.index;
+        self.counters.installed += 1;
         self.save_snapshot(Snapshot {
             index: last.index,
             term: last.term,
@@ -406,7 +410,7 @@ mod tests {
     }
 
     #[test]
-    fn a_leader_keeps_entries_for_a_follower_a_little_behind_and_no_more() {
+    fn ex04_7_a_leader_keeps_entries_for_a_follower_a_little_behind_and_no_more() {
         let (mut leader, _) = testkit::leader_of_three();
         leader.options.snapshot_interval_entries = 8;
         leader.options.log_retained_entries_max = 16;
@@ -432,7 +436,7 @@ mod tests {
     }
 
     #[test]
-    fn a_follower_too_far_behind_gets_the_state_in_chunks_and_then_the_log() {
+    fn ex04_7_a_follower_too_far_behind_gets_the_state_in_chunks_and_then_the_log() {
         let mut leader = leader_with_a_lagging_follower(60);
         let mut follower = testkit::replica(3, DurableState::bootstrap([1, 2, 3]));
         let term = leader.term();

@@ -36,6 +36,9 @@ pub const GET_KEYS: u64 = 1000;
 /// Partitions Query reads, preloaded as `q0`…, each with a full 100-item page.
 pub const QUERY_PARTITIONS: u64 = 4;
 pub const PAGE_ITEMS: u64 = 100;
+/// The fixed key set the soak overwrites: about 20 MB of live 1 KB items.
+pub const OVERWRITE_KEYS: u64 = 20_000;
+const OVERWRITE_VALUE_BYTES: usize = 1000;
 /// Every item carries a 100-byte value: small items, like most real ones.
 const VALUE: &str = "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv";
 
@@ -53,12 +56,15 @@ pub enum Op {
     Query,
     /// One 100-item page of the table with a filter keeping a tenth.
     Scan,
+    /// PutItem of a 1 KB item over a fixed set of [`OVERWRITE_KEYS`] keys:
+    /// the sustained overwrites of `cargo xtask soak`.
+    Overwrite,
 }
 
 impl Op {
     pub fn name(self) -> &'static str {
         match self {
-            Op::PutItem => "PutItem",
+            Op::PutItem | Op::Overwrite => "PutItem",
             Op::GetItem => "GetItem",
             Op::Query => "Query",
             Op::Scan => "Scan",
@@ -84,8 +90,17 @@ impl Op {
                 r#"{{"TableName":"{TABLE}","Limit":{PAGE_ITEMS},"FilterExpression":"grp = :g","ExpressionAttributeValues":{{":g":{{"N":"{}"}}}}}}"#,
                 random % 10
             ),
+            Op::Overwrite => overwrite_body(random % OVERWRITE_KEYS),
         }
     }
+}
+
+/// The PutItem body of the soak's item number `key`: 1 KB in all.
+pub fn overwrite_body(key: u64) -> String {
+    let value = "o".repeat(OVERWRITE_VALUE_BYTES);
+    format!(
+        r#"{{"TableName":"{TABLE}","Item":{{"pk":{{"S":"s{key}"}},"sk":{{"N":"0"}},"v":{{"S":"{value}"}}}}}}"#
+    )
 }
 
 impl fmt::Display for Op {
@@ -225,7 +240,7 @@ impl Connection {
     }
 
     /// `call`, requiring a 200 and returning the parsed JSON answer.
-    async fn call_ok(&mut self, operation: &str, body: String) -> Result<serde_json::Value> {
+    pub async fn call_ok(&mut self, operation: &str, body: String) -> Result<serde_json::Value> {
         let (status, bytes) = self.call(operation, body).await?;
         if status != StatusCode::OK {
             return Err(format!(

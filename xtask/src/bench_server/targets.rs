@@ -102,6 +102,13 @@ fn log_tail(path: &Path) -> String {
     lines[lines.len().saturating_sub(15)..].join("\n")
 }
 
+impl Server {
+    /// The server's process id (for its resident memory).
+    pub fn pid(&self) -> u32 {
+        self._child.child.id()
+    }
+}
+
 /// Starts a server and waits, bounded, until it answers HTTP.
 pub fn start(launch: Launch, logs: &Path) -> Result<Server> {
     let port = free_port()?;
