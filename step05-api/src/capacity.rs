@@ -83,7 +83,7 @@ pub fn read_units(item_bytes: usize, consistent: bool) -> f64 {
 /// Write units for replacing an item of `old_bytes` (`None`: there was
 /// none) by one of `new_bytes` (`None`: a delete).
 pub fn write_units(old_bytes: Option<usize>, new_bytes: Option<usize>) -> f64 {
-    // EXERCISE(05.21): charge the larger of the old and new item, in whole 1 KB units, at least one unit
+    // EXERCISE(05.2): charge the larger of the old and new item, in whole 1 KB units, at least one unit
     let charged = old_bytes.max(new_bytes).unwrap_or(0);
     charged.div_ceil(WRITE_UNIT_BYTES).max(1) as f64
     // END EXERCISE
@@ -212,7 +212,7 @@ mod tests {
     }
 
     #[test]
-    fn ex05_21_write_units_charge_the_larger_item() {
+    fn ex05_2_write_units_charge_the_larger_item() {
         assert_eq!(write_units(None, Some(10)), 1.0);
         assert_eq!(write_units(None, None), 1.0, "a delete of nothing costs 1");
         assert_eq!(write_units(Some(3000), Some(500)), 3.0);

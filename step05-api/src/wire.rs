@@ -162,7 +162,7 @@ pub fn nesting_exceeds(bytes: &[u8], max: usize) -> bool {
 /// The `x-amz-crc32` value: CRC-32 (IEEE, as zlib computes it) of the
 /// body bytes as sent, in decimal.
 pub fn crc32_header(body: &[u8]) -> String {
-    // EXERCISE(05.20): return the CRC-32 (IEEE) of the body as an unsigned decimal string
+    // EXERCISE(05.1): return the CRC-32 (IEEE) of the body as an unsigned decimal string
     crc32fast::hash(body).to_string()
     // END EXERCISE
 }
@@ -284,7 +284,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ex05_20_crc32_of_the_body() {
+    fn ex05_1_crc32_of_the_body() {
         // zlib.crc32(b"{}") == 2745614147, as botocore computes it.
         assert_eq!(crc32_header(b"{}"), "2745614147");
         assert_eq!(crc32_header(b""), "0");

@@ -87,7 +87,28 @@ fn check_passes_on_the_fixture_and_start_writes_a_red_workshop() {
         .status;
     assert!(!status.success(), "the learner's first run must be red");
 
-    // A second start into the same, now non-empty, directory is refused.
+    // Starting the same step again resumes: the learner's work is kept.
+    let learner_lib = into.join("step01-demo/src/lib.rs");
+    fs::write(&learner_lib, "// my work in progress\n").unwrap();
+    workshop::start(&root, "step01", &into).unwrap();
+    assert_eq!(
+        fs::read_to_string(&learner_lib).unwrap(),
+        "// my work in progress\n"
+    );
+
+    // A non-empty directory that is not this step's workshop is refused,
+    // and nothing in it is touched.
+    let other = dir.path().join("other");
+    fs::create_dir(&other).unwrap();
+    fs::write(other.join("notes.txt"), "keep me").unwrap();
+    let error = workshop::start(&root, "step01", &other).unwrap_err();
+    assert!(error.contains("not a step01-demo workshop"), "{error}");
+    assert!(error.contains("-step01"), "{error}");
+    assert_eq!(
+        fs::read_to_string(other.join("notes.txt")).unwrap(),
+        "keep me"
+    );
+    fs::write(into.join("WORKSHOP.md"), "# Workshop: step02-other\n").unwrap();
     assert!(workshop::start(&root, "step01", &into).is_err());
 }
 

@@ -59,7 +59,7 @@ impl Parser<'_> {
 
     /// `disjunct := conjunct ( AND conjunct )*`, left-associative.
     fn parse_disjunct(&mut self) -> Result<Condition> {
-        // EXERCISE(05.2): parse conjuncts joined by AND (left-associative), counting each AND as an operator
+        // EXERCISE(05.21): parse conjuncts joined by AND (left-associative), counting each AND as an operator
         let mut left = self.parse_conjunct()?;
         while self.at_keyword("AND") {
             self.advance();
@@ -465,7 +465,7 @@ mod tests {
     }
 
     #[test]
-    fn ex05_2_and_binds_tighter_than_or_and_not_tighter_than_and() {
+    fn ex05_21_and_binds_tighter_than_or_and_not_tighter_than_and() {
         let table = [
             ("a = :s OR b = :s AND c = :s", "(OR a=:s (AND b=:s c=:s))"),
             ("a = :s AND b = :s OR c = :s", "(OR (AND a=:s b=:s) c=:s)"),
@@ -482,7 +482,7 @@ mod tests {
     }
 
     #[test]
-    fn ex05_2_every_and_counts_towards_the_operator_limit() {
+    fn ex05_21_every_and_counts_towards_the_operator_limit() {
         let mut text = String::from("a = :s");
         for _ in 0..150 {
             text.push_str(" AND a = :s");

@@ -88,7 +88,7 @@ pub fn compare(
     left: Option<&AttributeValue>,
     right: Option<&AttributeValue>,
 ) -> bool {
-    // EXERCISE(05.4): compare two optional values; missing operands and mismatched or unorderable types make every comparison false, except <> which is "not ="
+    // EXERCISE(05.23): compare two optional values; missing operands and mismatched or unorderable types make every comparison false, except <> which is "not ="
     let equal = matches!((left, right), (Some(a), Some(b)) if a == b);
     let ordering = match (left, right) {
         (Some(a), Some(b)) => order(a, b),
@@ -123,7 +123,7 @@ pub fn order(left: &AttributeValue, right: &AttributeValue) -> Option<Ordering> 
 /// the number of members of a set, elements of a list or entries of a map.
 /// Numbers, booleans and nulls have no size.
 pub fn size_of(value: &AttributeValue) -> Option<Number> {
-    // EXERCISE(05.3): return the size of S (UTF-8 bytes), B, sets, L and M as a Number; None for N, BOOL and NULL
+    // EXERCISE(05.22): return the size of S (UTF-8 bytes), B, sets, L and M as a Number; None for N, BOOL and NULL
     let count = match value {
         AttributeValue::S(text) => text.len(),
         AttributeValue::B(bytes) => bytes.len(),
@@ -201,7 +201,7 @@ mod tests {
     }
 
     #[test]
-    fn ex05_4_different_types_are_never_equal_or_ordered() {
+    fn ex05_23_different_types_are_never_equal_or_ordered() {
         let pairs = [
             (s("3"), n("3")),
             (
@@ -229,7 +229,7 @@ mod tests {
     }
 
     #[test]
-    fn ex05_4_missing_operands_are_false_except_for_not_equal() {
+    fn ex05_23_missing_operands_are_false_except_for_not_equal() {
         let one = n("1");
         for comparator in [Comparator::Eq, Comparator::Lt, Comparator::Ge] {
             assert!(!compare(comparator, None, Some(&one)));
@@ -241,7 +241,7 @@ mod tests {
     }
 
     #[test]
-    fn ex05_4_orders_numbers_numerically_and_strings_by_bytes() {
+    fn ex05_23_orders_numbers_numerically_and_strings_by_bytes() {
         assert!(compare(Comparator::Lt, Some(&n("9")), Some(&n("10"))));
         assert!(compare(Comparator::Eq, Some(&n("1e3")), Some(&n("1000"))));
         assert!(compare(Comparator::Le, Some(&n("-0.5")), Some(&n("-0.5"))));
@@ -259,7 +259,7 @@ mod tests {
     }
 
     #[test]
-    fn ex05_3_size_counts_bytes_members_and_entries() {
+    fn ex05_22_size_counts_bytes_members_and_entries() {
         let json = serde_json::json!({
             "s": {"S": "héllo"},
             "b": {"B": "AAEC"},
@@ -280,7 +280,7 @@ mod tests {
     }
 
     #[test]
-    fn ex05_3_numbers_booleans_and_nulls_have_no_size() {
+    fn ex05_22_numbers_booleans_and_nulls_have_no_size() {
         for value in [n("12345"), AttributeValue::Bool(true), AttributeValue::Null] {
             assert_eq!(size_of(&value), None, "{value:?}");
         }

@@ -112,7 +112,7 @@ fn word_end(bytes: &[u8], start: usize) -> usize {
 /// the sigil and every word byte after it. A sigil followed by no word
 /// byte is not a placeholder but an unknown character.
 fn placeholder(text: &str, start: usize) -> (TokenKind, usize) {
-    // EXERCISE(05.1): read the sigil and the run of [A-Za-z0-9_] after it; a bare sigil is TokenKind::Unknown
+    // EXERCISE(05.20): read the sigil and the run of [A-Za-z0-9_] after it; a bare sigil is TokenKind::Unknown
     let bytes = text.as_bytes();
     let sigil = bytes[start];
     let end = word_end(bytes, start + 1);
@@ -230,7 +230,7 @@ mod tests {
     }
 
     #[test]
-    fn ex05_1_placeholders_keep_their_sigil_and_word_bytes() {
+    fn ex05_20_placeholders_keep_their_sigil_and_word_bytes() {
         assert_eq!(
             kinds("#n_1.:v0"),
             vec![
@@ -248,7 +248,7 @@ mod tests {
     }
 
     #[test]
-    fn ex05_1_a_sigil_without_a_name_is_an_unknown_character() {
+    fn ex05_20_a_sigil_without_a_name_is_an_unknown_character() {
         assert_eq!(kinds("# a"), vec![K::Unknown('#'), word("a"), K::Eof]);
         assert_eq!(kinds(":"), vec![K::Unknown(':'), K::Eof]);
         assert_eq!(kinds("#é"), vec![K::Unknown('#'), K::Unknown('é'), K::Eof]);

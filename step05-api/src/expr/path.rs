@@ -52,7 +52,7 @@ pub enum Relation {
 // ANCHOR: relation
 /// Compares two paths element by element.
 pub fn relation(one: &Path, two: &Path) -> Relation {
-    // EXERCISE(05.6): walk both paths together: the first differing step decides (same kind: independent, map key vs index: conflict); no differing step means one contains the other
+    // EXERCISE(05.25): walk both paths together: the first differing step decides (same kind: independent, map key vs index: conflict); no differing step means one contains the other
     for (a, b) in one.elements.iter().zip(&two.elements) {
         match (a, b) {
             (PathElement::Attribute { name: x, .. }, PathElement::Attribute { name: y, .. }) => {
@@ -162,7 +162,7 @@ mod tests {
     }
 
     #[test]
-    fn ex05_6_paths_relate_by_their_first_differing_step() {
+    fn ex05_25_paths_relate_by_their_first_differing_step() {
         let table = [
             ("a", "b", Relation::Independent),
             ("a.b", "a.c", Relation::Independent),
@@ -180,7 +180,7 @@ mod tests {
     }
 
     #[test]
-    fn ex05_6_collision_messages_quote_both_paths_in_order() {
+    fn ex05_25_collision_messages_quote_both_paths_in_order() {
         assert_eq!(
             first_collision(&[&p("a"), &p("c"), &p("a.b")]).as_deref(),
             Some(

@@ -217,7 +217,7 @@ fn set_at(item: &mut Item, path: &Path, value: AttributeValue) -> Result<()> {
 /// `SET list[index] = value`: replaces the element, or appends the value
 /// when the index is at or past the end (no gaps are ever created).
 fn set_list_element(list: &mut Vec<AttributeValue>, index: u32, value: AttributeValue) {
-    // EXERCISE(05.5): replace the element at index, or push the value if the index is past the end
+    // EXERCISE(05.24): replace the element at index, or push the value if the index is past the end
     match usize::try_from(index).ok().and_then(|i| list.get_mut(i)) {
         Some(slot) => *slot = value,
         None => list.push(value),
@@ -297,7 +297,7 @@ mod tests {
     }
 
     #[test]
-    fn ex05_5_set_past_the_end_of_a_list_appends() {
+    fn ex05_24_set_past_the_end_of_a_list_appends() {
         let mut list = vec![s("a"), s("b")];
         set_list_element(&mut list, 1, s("B"));
         assert_eq!(list, vec![s("a"), s("B")]);
@@ -308,7 +308,7 @@ mod tests {
     }
 
     #[test]
-    fn ex05_5_set_into_an_empty_list_appends() {
+    fn ex05_24_set_into_an_empty_list_appends() {
         let mut list = Vec::new();
         set_list_element(&mut list, 0, s("x"));
         set_list_element(&mut list, 0, s("y"));

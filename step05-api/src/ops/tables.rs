@@ -558,7 +558,7 @@ pub fn page_of_names(
     exclusive_start: Option<&str>,
     limit: usize,
 ) -> (Vec<String>, Option<String>) {
-    // EXERCISE(05.22): return the names after exclusive_start (at most limit), and the page's last name if more names follow
+    // EXERCISE(05.3): return the names after exclusive_start (at most limit), and the page's last name if more names follow
     let first = match exclusive_start {
         Some(start) => names.partition_point(|name| name.as_str() <= start),
         None => 0,
@@ -582,7 +582,7 @@ mod tests {
     }
 
     #[test]
-    fn ex05_22_list_tables_pages() {
+    fn ex05_3_list_tables_pages() {
         let all = names(&["Abc", "abc", "b.c", "b_c", "zzz"]);
         assert_eq!(
             page_of_names(&all, None, 100),

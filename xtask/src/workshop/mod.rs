@@ -238,9 +238,27 @@ pub fn start(root: &Path, step_name: &str, into: &Path) -> Result<()> {
             .next()
             .is_some()
     {
+        // Starting the same step again resumes it: the copy is left exactly
+        // as the learner left it. Anything else is never written over.
+        if is_workshop_of(into, &step) {
+            println!(
+                "{} is already the {} workshop: nothing was written, your work is as you left it.",
+                into.display(),
+                step.package
+            );
+            println!(
+                "Carry on: cd {} && cargo test -p {}",
+                into.display(),
+                step.package
+            );
+            return Ok(());
+        }
         return Err(format!(
-            "{} exists and is not empty: choose a new directory",
-            into.display()
+            "{} exists and is not empty, and it is not a {} workshop: choose a new directory, such as {}-{}",
+            into.display(),
+            step.package,
+            into.display(),
+            step_label(&step)
         ));
     }
     write_stripped_copy(&catalogue, &step, into)?;
@@ -261,9 +279,27 @@ pub fn start(root: &Path, step_name: &str, into: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `step05` for `step05-api`: the short name `workshop start` accepts.
+fn step_label(step: &Step) -> String {
+    format!("step{:02}", step.number)
+}
+
+/// Whether `dir` is a copy `start` wrote for `step`: its WORKSHOP.md opens
+/// with the heading [`workshop_readme`] writes.
+fn is_workshop_of(dir: &Path, step: &Step) -> bool {
+    fs::read_to_string(dir.join("WORKSHOP.md"))
+        .ok()
+        .and_then(|text| text.lines().next().map(str::to_string))
+        .is_some_and(|first| first == readme_heading(step))
+}
+
+fn readme_heading(step: &Step) -> String {
+    format!("# Workshop: {}", step.package)
+}
+
 fn workshop_readme(catalogue: &Catalogue, step: &Step) -> String {
     let mut text = format!(
-        "# Workshop: {package}\n\n\
+        "{heading}\n\n\
          This is a copy of minidynamo in which the exercises of `{package}` are\n\
          replaced by `todo!()`. Every earlier step is solved, so you build on\n\
          working code.\n\n\
@@ -277,6 +313,7 @@ fn workshop_readme(catalogue: &Catalogue, step: &Step) -> String {
          3. Run just that exercise's tests until they are green, then move on.\n\n\
          | exercise | task | where | its tests |\n\
          |---|---|---|---|\n",
+        heading = readme_heading(step),
         package = step.package
     );
     for (exercise, tests) in &catalogue.exercises {
