@@ -72,10 +72,7 @@ pub fn request_encoding(headers: &HeaderMap) -> Result<RequestEncoding, ApiError
         [] => Ok(RequestEncoding::Identity),
         [one] if one == "gzip" || one == "x-gzip" => Ok(RequestEncoding::Gzip),
         [one] if one == "deflate" => Ok(RequestEncoding::Deflate),
-        _ => Err(ApiError::new(
-            ErrorKind::InternalServerError,
-            format!("Unsupported Content-Encoding: {text}"),
-        )),
+        _ => Err(undecodable(&format!("unsupported Content-Encoding {text}"))),
     }
 }
 
@@ -101,9 +98,14 @@ fn has_zlib_header(body: &[u8]) -> bool {
 
 /// What a body that does not decompress gets: AWS answers 500.
 pub fn corrupt_body(error: &io::Error) -> ApiError {
+    undecodable(&error.to_string())
+}
+
+/// The 500 of a body that cannot be decoded, for `reason`.
+fn undecodable(reason: &str) -> ApiError {
     ApiError::new(
         ErrorKind::InternalServerError,
-        format!("The request body could not be decompressed: {error}"),
+        format!("The request body could not be decompressed: {reason}"),
     )
 }
 

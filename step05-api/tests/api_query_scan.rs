@@ -828,3 +828,58 @@ async fn validation_errors() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn start_keys_must_fit_the_schema_and_legacy_between_bounds_be_ordered() {
+    let server = TestServer::start().await;
+    let client = &server.client;
+    create_table(client, "flat", false).await;
+    // A sort key on a table that has none.
+    assert_error(
+        client
+            .query()
+            .table_name("flat")
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s("a"))
+            .exclusive_start_key("pk", s("a"))
+            .exclusive_start_key("sk", n("1"))
+            .send()
+            .await,
+        "ValidationException",
+        "The provided starting key is invalid",
+    );
+    let reversed = condition(ComparisonOperator::Between, vec![n("5"), n("1")]);
+    assert_error(
+        client
+            .query()
+            .table_name("flat")
+            .key_conditions("pk", condition(ComparisonOperator::Eq, vec![s("a")]))
+            .query_filter("v", reversed.clone())
+            .send()
+            .await,
+        "ValidationException",
+        "The BETWEEN condition was provided a range where the lower bound is greater than the upper bound",
+    );
+    assert_error(
+        client
+            .scan()
+            .table_name("flat")
+            .scan_filter("v", reversed)
+            .send()
+            .await,
+        "ValidationException",
+        "The BETWEEN condition was provided a range where the lower bound is greater than the upper bound",
+    );
+    // Equal bounds are a range of one value.
+    client
+        .scan()
+        .table_name("flat")
+        .scan_filter(
+            "v",
+            condition(ComparisonOperator::Between, vec![n("1"), n("1")]),
+        )
+        .send()
+        .await
+        .unwrap();
+    server.stop().await;
+}
