@@ -883,3 +883,37 @@ async fn start_keys_must_fit_the_schema_and_legacy_between_bounds_be_ordered() {
         .unwrap();
     server.stop().await;
 }
+
+#[tokio::test]
+async fn scan_rounds_the_total_of_the_items_read_once() {
+    let server = TestServer::start().await;
+    let client = &server.client;
+    create_table(client, "small", false).await;
+    // Ten items of about 1.5 KB: 15 KB read is 4 units, where rounding
+    // each item up would make 10.
+    for i in 0..10 {
+        client
+            .put_item()
+            .table_name("small")
+            .item("pk", s(&format!("k{i}")))
+            .item("v", s(&"x".repeat(1500)))
+            .send()
+            .await
+            .unwrap();
+    }
+    for (consistent, units) in [(true, 4.0), (false, 2.0)] {
+        let page = client
+            .scan()
+            .table_name("small")
+            .consistent_read(consistent)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.count(), 10);
+        let consumed = page.consumed_capacity().unwrap();
+        assert_eq!(consumed.capacity_units(), Some(units), "{consumed:?}");
+        assert_eq!(consumed.read_capacity_units(), Some(units), "{consumed:?}");
+    }
+    server.stop().await;
+}
