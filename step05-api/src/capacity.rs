@@ -15,9 +15,11 @@
 //! and a failed condition still cost one unit.
 //!
 //! The client sees the charge only if it asks, with `ReturnConsumedCapacity`:
-//! `TOTAL` gives `{"TableName":"T","CapacityUnits":1.0}`, `INDEXES` adds the
-//! table's own share, `"Table":{"CapacityUnits":1.0}` (and, in step 6, one
-//! entry per index touched).
+//! `TOTAL` gives `{"TableName":"T","CapacityUnits":1.0,"ReadCapacityUnits":1.0}`
+//! (`WriteCapacityUnits` for a write: the total, and the kind of units it
+//! is made of, as DynamoDB's newer responses say), `INDEXES` adds the
+//! table's own share, `"Table":{"CapacityUnits":1.0,"ReadCapacityUnits":1.0}`
+//! (and, in step 6, one entry per index touched).
 //!
 //! [`admit`] and [`settle`] are where the `throttle` module's per-partition
 //! token buckets hold provisioned tables to their throughput: admit takes
@@ -122,14 +124,22 @@ pub fn consumed_capacity(
     demand: Demand,
 ) -> Option<Json> {
     let units = demand.units();
+    let kind = match demand {
+        Demand::Read(_) => "ReadCapacityUnits",
+        Demand::Write(_) => "WriteCapacityUnits",
+    };
     let mut consumed = Map::new();
     consumed.insert("TableName".into(), json!(table_name));
     consumed.insert("CapacityUnits".into(), json!(units));
+    consumed.insert(kind.into(), json!(units));
     match mode {
         ReturnConsumedCapacity::None => return None,
         ReturnConsumedCapacity::Total => {}
         ReturnConsumedCapacity::Indexes => {
-            consumed.insert("Table".into(), json!({ "CapacityUnits": units }));
+            consumed.insert(
+                "Table".into(),
+                json!({ "CapacityUnits": units, kind: units }),
+            );
         }
     }
     Some(Json::Object(consumed))
@@ -230,11 +240,14 @@ mod tests {
         );
         assert_eq!(
             consumed_capacity(ReturnConsumedCapacity::Total, "T", Demand::Read(0.5)).unwrap(),
-            json!({"TableName": "T", "CapacityUnits": 0.5})
+            json!({"TableName": "T", "CapacityUnits": 0.5, "ReadCapacityUnits": 0.5})
         );
         assert_eq!(
             consumed_capacity(ReturnConsumedCapacity::Indexes, "T", Demand::Write(2.0)).unwrap(),
-            json!({"TableName": "T", "CapacityUnits": 2.0, "Table": {"CapacityUnits": 2.0}})
+            json!({
+                "TableName": "T", "CapacityUnits": 2.0, "WriteCapacityUnits": 2.0,
+                "Table": {"CapacityUnits": 2.0, "WriteCapacityUnits": 2.0}
+            })
         );
     }
 }

@@ -9,9 +9,16 @@
 //! only a signed one; decompression then runs in chunks of
 //! [`DECODE_CHUNK_BYTES`] and stops at [`DECODED_BODY_BYTES_MAX`], the same
 //! 16 MB DynamoDB allows uncompressed. A few kilobytes that inflate to
-//! gigabytes (a "zip bomb") cost at most 16 MB and a few milliseconds. A
-//! body that is not valid gzip gets `InternalServerError` (500), as AWS
-//! answers (reference §1.1).
+//! gigabytes (a "zip bomb") cost at most 16 MB and a few milliseconds.
+//!
+//! A gzip body may be several members one after the other (RFC 1952 §2.2:
+//! what `cat a.gz b.gz` makes); they decode to their concatenation. A body
+//! that is not valid gzip gets `InternalServerError` (500), as AWS answers
+//! (reference §1.1), and so does a valid member followed by bytes that are
+//! not another one: the whole body must decode. An unknown coding, or a
+//! chain of two, gets the same 500: DynamoDB's front end treats a body it
+//! cannot decode alike, whatever the reason (the reference records only
+//! the corrupt case; this is the closest documented answer).
 //!
 //! # Responses
 //!
@@ -25,7 +32,7 @@ use std::io::{self, Read, Write};
 use axum::http::HeaderMap;
 use axum::http::header::{ACCEPT_ENCODING, CONTENT_ENCODING};
 use flate2::Compression;
-use flate2::read::{DeflateDecoder, GzDecoder, ZlibDecoder};
+use flate2::read::{DeflateDecoder, MultiGzDecoder, ZlibDecoder};
 use flate2::write::GzEncoder;
 
 use crate::error::{ApiError, ErrorKind};
@@ -50,7 +57,7 @@ pub enum RequestEncoding {
 
 /// Reads `Content-Encoding`. Absent, empty or `identity` is no encoding;
 /// one `gzip` (or `x-gzip`) or `deflate` is accepted; anything else — an
-/// unknown coding or a chain of two — is refused.
+/// unknown coding or a chain of two — is refused with a 500.
 pub fn request_encoding(headers: &HeaderMap) -> Result<RequestEncoding, ApiError> {
     let Some(value) = headers.get(CONTENT_ENCODING) else {
         return Ok(RequestEncoding::Identity);
@@ -65,9 +72,7 @@ pub fn request_encoding(headers: &HeaderMap) -> Result<RequestEncoding, ApiError
         [] => Ok(RequestEncoding::Identity),
         [one] if one == "gzip" || one == "x-gzip" => Ok(RequestEncoding::Gzip),
         [one] if one == "deflate" => Ok(RequestEncoding::Deflate),
-        _ => Err(ApiError::serialization(format!(
-            "Unsupported Content-Encoding: {text}"
-        ))),
+        _ => Err(undecodable(&format!("unsupported Content-Encoding {text}"))),
     }
 }
 
@@ -77,7 +82,7 @@ pub fn request_encoding(headers: &HeaderMap) -> Result<RequestEncoding, ApiError
 pub fn decoder<'a>(encoding: RequestEncoding, body: &'a [u8]) -> Box<dyn Read + Send + 'a> {
     match encoding {
         RequestEncoding::Identity => Box::new(body),
-        RequestEncoding::Gzip => Box::new(GzDecoder::new(body)),
+        RequestEncoding::Gzip => Box::new(MultiGzDecoder::new(body)),
         RequestEncoding::Deflate if has_zlib_header(body) => Box::new(ZlibDecoder::new(body)),
         RequestEncoding::Deflate => Box::new(DeflateDecoder::new(body)),
     }
@@ -93,9 +98,14 @@ fn has_zlib_header(body: &[u8]) -> bool {
 
 /// What a body that does not decompress gets: AWS answers 500.
 pub fn corrupt_body(error: &io::Error) -> ApiError {
+    undecodable(&error.to_string())
+}
+
+/// The 500 of a body that cannot be decoded, for `reason`.
+fn undecodable(reason: &str) -> ApiError {
     ApiError::new(
         ErrorKind::InternalServerError,
-        format!("The request body could not be decompressed: {error}"),
+        format!("The request body could not be decompressed: {reason}"),
     )
 }
 
@@ -190,7 +200,7 @@ mod tests {
         }
         for value in ["br", "gzip, gzip", "zstd"] {
             let error = request_encoding(&headers(CONTENT_ENCODING, value)).unwrap_err();
-            assert_eq!(error.kind, ErrorKind::Serialization);
+            assert_eq!(error.kind, ErrorKind::InternalServerError);
         }
     }
 
@@ -216,6 +226,21 @@ mod tests {
             decode_bounded(RequestEncoding::Deflate, &raw, 1024).unwrap(),
             body
         );
+    }
+
+    #[test]
+    fn concatenated_members_decode_and_trailing_junk_is_corrupt() {
+        let mut body = gzip(br#"{"TableName":"#).unwrap();
+        body.extend(gzip(br#""T"}"#).unwrap());
+        assert_eq!(
+            decode_bounded(RequestEncoding::Gzip, &body, 1024).unwrap(),
+            br#"{"TableName":"T"}"#
+        );
+        body.extend_from_slice(b"junk");
+        assert!(matches!(
+            decode_bounded(RequestEncoding::Gzip, &body, 1024),
+            Err(DecodeError::Corrupt(_))
+        ));
     }
 
     #[test]

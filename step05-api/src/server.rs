@@ -92,6 +92,9 @@ const NOT_AN_OPERATION_BODY: &[u8] = b"<UnknownOperationException/>\n";
 const CORS_MAX_AGE_SECONDS: &str = "172800";
 /// Response headers a browser script may read: the ones SDKs look at.
 const CORS_EXPOSE_HEADERS: &str = "x-amzn-RequestId, x-amz-crc32";
+/// The longest request line, and the longest header block, DynamoDB
+/// accepts (reference §7): longer ones get a bare 400.
+pub const REQUEST_HEAD_BYTES_MAX: usize = 16 * 1024;
 /// The path of the Prometheus page.
 pub const METRICS_PATH: &str = "/metrics";
 
@@ -330,6 +333,11 @@ async fn respond(
     let reply_type = content_type.unwrap_or(ContentType::AmzJson);
     let fail = |error: ApiError| wire::failure(&error, reply_type, request_id);
 
+    // 0. A request line or header block past the limit is refused before
+    //    anything else, as DynamoDB's front end does.
+    if head_too_large(&parts) {
+        return wire::response(400, "text/plain", Vec::new(), request_id, &[]);
+    }
     // 1. Size: refuse a declared oversize body before reading any of it,
     //    then read at most the limit while holding a share of the budget.
     let declared = parts
@@ -352,8 +360,7 @@ async fn respond(
 
     // 2. Not an API call: health check, metrics and CORS preflight.
     if parts.method == Method::GET && parts.uri.path() == "/" {
-        let body = format!("healthy: dynamodb.{}.amazonaws.com ", app.backend.region);
-        return wire::response(200, "text/plain", body.into_bytes(), request_id, &[]);
+        return health(app, &parts, request_id);
     }
     if parts.method == Method::GET && parts.uri.path() == METRICS_PATH && from_loopback(&parts) {
         return metrics_page(app, request_id).await;
@@ -546,6 +553,33 @@ async fn compress(response: Response, request_id: &str) -> Response {
     Response::from_parts(parts, Body::from(gzipped))
 }
 
+/// `GET /`: DynamoDB's health check names the host the request was
+/// addressed to (`healthy: dynamodb.us-east-1.amazonaws.com `, trailing
+/// space included); a request without `Host` gets the regional name.
+fn health(app: &App, parts: &Parts, request_id: &str) -> Response {
+    let host = parts.headers.get(HOST).and_then(|v| v.to_str().ok());
+    let host = match host {
+        Some(host) if !host.is_empty() => host.to_string(),
+        _ => format!("dynamodb.{}.amazonaws.com", app.backend.region),
+    };
+    let body = format!("healthy: {host} ");
+    wire::response(200, "text/plain", body.into_bytes(), request_id, &[])
+}
+
+/// Whether the request line or the header block is longer than
+/// [`REQUEST_HEAD_BYTES_MAX`], counted as they were sent.
+fn head_too_large(parts: &Parts) -> bool {
+    // `METHOD SP target SP HTTP/1.1`
+    let line = parts.method.as_str().len() + parts.uri.to_string().len() + 10;
+    // `name: value CRLF` for each header.
+    let headers: usize = parts
+        .headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    line > REQUEST_HEAD_BYTES_MAX || headers > REQUEST_HEAD_BYTES_MAX
+}
+
 /// Whether the client connected from this machine.
 fn from_loopback(parts: &Parts) -> bool {
     parts
@@ -598,8 +632,13 @@ fn busy() -> ApiError {
     )
 }
 
-/// A CORS preflight: allow what was asked for.
+/// A CORS preflight: allow what was asked for. CORS headers go only to
+/// requests that carry `Origin`: without one, an `OPTIONS` is not a
+/// preflight, and gets a bare 200.
 fn preflight(headers: &axum::http::HeaderMap, request_id: &str) -> Response {
+    if !headers.contains_key(ORIGIN) {
+        return wire::response(200, "text/plain", Vec::new(), request_id, &[]);
+    }
     let echo = |name: &str| {
         headers
             .get(name)

@@ -423,3 +423,57 @@ async fn validation_errors() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn consumed_capacity_lists_come_in_request_order_with_their_unit_kind() {
+    let server = api_common::TestServer::start().await;
+    let client = &server.client;
+    for name in ["zeta", "alpha", "mid"] {
+        create_table(client, name, false).await;
+    }
+    // Raw JSON: the SDK sends RequestItems in a hash map's order.
+    let call = |operation: &str, body: &str| {
+        let headers = api_common::api_headers(operation);
+        let body = body.to_string();
+        async move { api_common::raw(server.addr, "POST", &headers, body.as_bytes()).await }
+    };
+    let put =
+        |table: &str| format!(r#""{table}":[{{"PutRequest":{{"Item":{{"pk":{{"S":"k"}}}}}}}}]"#);
+    let body = format!(
+        r#"{{"RequestItems":{{{},{},{}}},"ReturnConsumedCapacity":"TOTAL"}}"#,
+        put("zeta"),
+        put("alpha"),
+        put("mid")
+    );
+    let written = call("BatchWriteItem", &body).await;
+    assert_eq!(written.status, 200, "{}", written.text());
+    assert_eq!(
+        written.json()["ConsumedCapacity"],
+        serde_json::json!([
+            {"TableName": "zeta", "CapacityUnits": 1.0, "WriteCapacityUnits": 1.0},
+            {"TableName": "alpha", "CapacityUnits": 1.0, "WriteCapacityUnits": 1.0},
+            {"TableName": "mid", "CapacityUnits": 1.0, "WriteCapacityUnits": 1.0},
+        ])
+    );
+    let get = |table: &str| format!(r#""{table}":{{"Keys":[{{"pk":{{"S":"k"}}}}]}}"#);
+    let body = format!(
+        r#"{{"RequestItems":{{{},{},{}}},"ReturnConsumedCapacity":"INDEXES"}}"#,
+        get("mid"),
+        get("zeta"),
+        get("alpha")
+    );
+    let read = call("BatchGetItem", &body).await;
+    assert_eq!(read.status, 200, "{}", read.text());
+    let order: Vec<String> = read.json()["ConsumedCapacity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| {
+            assert_eq!(entry["ReadCapacityUnits"], 0.5);
+            assert_eq!(entry["Table"]["ReadCapacityUnits"], 0.5);
+            entry["TableName"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(order, ["mid", "zeta", "alpha"]);
+    server.stop().await;
+}

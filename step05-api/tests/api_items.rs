@@ -560,3 +560,310 @@ async fn concurrent_adds_lose_no_increment() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_update_without_actions_creates_the_key_only_item() {
+    let server = TestServer::start().await;
+    let client = &server.client;
+    create_table(client, "upserts", false).await;
+    // An empty AttributeUpdates, and no update at all: both create the
+    // item with just its key, which ALL_NEW returns.
+    for (key, updates) in [("empty", Some(HashMap::new())), ("none", None)] {
+        let reply = client
+            .update_item()
+            .table_name("upserts")
+            .key("pk", s(key))
+            .set_attribute_updates(updates)
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.attributes.unwrap(), item(&[("pk", s(key))]), "{key}");
+        let stored = client
+            .get_item()
+            .table_name("upserts")
+            .key("pk", s(key))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stored.item.unwrap(), item(&[("pk", s(key))]), "{key}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn set_add_and_delete_of_another_set_type_are_a_mismatch() {
+    let server = TestServer::start().await;
+    let client = &server.client;
+    create_table(client, "sets", false).await;
+    client
+        .put_item()
+        .table_name("sets")
+        .item("pk", s("k"))
+        .item("tags", AttributeValue::Ss(vec!["a".into()]))
+        .send()
+        .await
+        .unwrap();
+    for action in ["ADD", "DELETE"] {
+        assert_error(
+            client
+                .update_item()
+                .table_name("sets")
+                .key("pk", s("k"))
+                .update_expression(format!("{action} tags :v"))
+                .expression_attribute_values(":v", AttributeValue::Ns(vec!["1".into()]))
+                .send()
+                .await,
+            "ValidationException",
+            "Type mismatch for attribute to update",
+        );
+    }
+    // The legacy parameter says the same.
+    assert_error(
+        client
+            .update_item()
+            .table_name("sets")
+            .key("pk", s("k"))
+            .attribute_updates(
+                "tags",
+                AttributeValueUpdate::builder()
+                    .action(AttributeAction::Add)
+                    .value(AttributeValue::Bs(vec![vec![1u8].into()]))
+                    .build(),
+            )
+            .send()
+            .await,
+        "ValidationException",
+        "Type mismatch for attribute to update",
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn attribute_names_are_1_to_65535_bytes_wherever_they_are_written() {
+    let server = TestServer::start().await;
+    let client = &server.client;
+    create_table(client, "names", false).await;
+    let longest = "n".repeat(65_535);
+    let too_long = "n".repeat(65_536);
+    client
+        .put_item()
+        .table_name("names")
+        .item("pk", s("k"))
+        .item(&longest, n("1"))
+        .send()
+        .await
+        .unwrap();
+    let too_long_message = "Attribute name is too long: 65536 bytes, the limit is 65535 bytes";
+    let put = refusal(
+        client
+            .put_item()
+            .table_name("names")
+            .item("pk", s("k"))
+            .item(&too_long, n("1"))
+            .send()
+            .await,
+    );
+    // Read through a placeholder, or named by a legacy parameter: still
+    // refused.
+    let projected = refusal(
+        client
+            .get_item()
+            .table_name("names")
+            .key("pk", s("k"))
+            .projection_expression("#n")
+            .expression_attribute_names("#n", &too_long)
+            .send()
+            .await,
+    );
+    let listed = refusal(
+        client
+            .get_item()
+            .table_name("names")
+            .key("pk", s("k"))
+            .attributes_to_get(&too_long)
+            .send()
+            .await,
+    );
+    for (code, text) in [put, projected, listed] {
+        assert_eq!(code, "ValidationException");
+        assert!(text.contains(too_long_message), "{text}");
+    }
+    // Empty names, in an item and in legacy parameters' keys.
+    let empty = (
+        "ValidationException".to_string(),
+        "One or more parameter values were invalid: Empty attribute name".to_string(),
+    );
+    let put = refusal(
+        client
+            .put_item()
+            .table_name("names")
+            .item("pk", s("k"))
+            .item("", n("1"))
+            .send()
+            .await,
+    );
+    let listed = refusal(
+        client
+            .get_item()
+            .table_name("names")
+            .key("pk", s("k"))
+            .attributes_to_get("")
+            .send()
+            .await,
+    );
+    let expected = refusal(
+        client
+            .delete_item()
+            .table_name("names")
+            .key("pk", s("k"))
+            .expected(
+                "",
+                aws_sdk_dynamodb::types::ExpectedAttributeValue::builder()
+                    .exists(false)
+                    .build(),
+            )
+            .send()
+            .await,
+    );
+    for refused in [put, listed, expected] {
+        assert_eq!(refused, empty);
+    }
+    server.stop().await;
+}
+
+/// The code and message of a call that must fail.
+fn refusal<T: std::fmt::Debug, E, R>(
+    result: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>,
+) -> (String, String)
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    api_common::code_and_message(&result.expect_err("the call should fail"))
+}
+
+#[tokio::test]
+async fn expressions_past_the_limits_get_dynamodb_errors() {
+    let server = TestServer::start().await;
+    let client = &server.client;
+    create_table(client, "limits", false).await;
+    let projection = |text: String| {
+        client
+            .get_item()
+            .table_name("limits")
+            .key("pk", s("k"))
+            .projection_expression(text)
+            .send()
+    };
+    // 32 steps are the deepest path; 33 are refused.
+    projection(format!("a{}", ".b".repeat(31))).await.unwrap();
+    assert_error(
+        projection(format!("a{}", ".b".repeat(32))).await,
+        "ValidationException",
+        "Invalid ProjectionExpression: The document path has too many nesting levels; nesting levels: 33",
+    );
+    assert_error(
+        projection("a[x]".to_string()).await,
+        "ValidationException",
+        "Invalid ProjectionExpression: Syntax error; token: \"x\", near: \"[x]\"",
+    );
+    let condition = |text: String| {
+        client
+            .put_item()
+            .table_name("limits")
+            .item("pk", s("k"))
+            .condition_expression(text)
+            .expression_attribute_values(":v", n("1"))
+            .send()
+    };
+    // Deep nesting breaks DynamoDB's own rules first.
+    assert_error(
+        condition(format!("{}a = :v{}", "(".repeat(200), ")".repeat(200))).await,
+        "ValidationException",
+        "Invalid ConditionExpression: The expression has redundant parentheses;",
+    );
+    assert_error(
+        condition(format!("{}a = :v", "NOT ".repeat(400))).await,
+        "ValidationException",
+        "Invalid ConditionExpression: The expression contains too many operators; operator count: 401",
+    );
+    assert_error(
+        condition(format!(
+            "{}a = :v{}",
+            "(a = :v AND ".repeat(160),
+            ")".repeat(160)
+        ))
+        .await,
+        "ValidationException",
+        "Invalid ConditionExpression: The expression contains too many operators; operator count: 321",
+    );
+    // An update knows its two functions by name: another is a syntax error.
+    assert_error(
+        client
+            .update_item()
+            .table_name("limits")
+            .key("pk", s("k"))
+            .update_expression("SET a = frobnicate(b)")
+            .send()
+            .await,
+        "ValidationException",
+        "Invalid UpdateExpression: Syntax error; token: \"(\", near: \"frobnicate(b\"",
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn expected_refuses_its_edge_cases() {
+    use aws_sdk_dynamodb::types::{
+        ComparisonOperator, ConditionalOperator, ExpectedAttributeValue,
+    };
+    let server = TestServer::start().await;
+    let client = &server.client;
+    create_table(client, "expected", false).await;
+    let put = || client.put_item().table_name("expected").item("pk", s("k"));
+    let compare = |operator: ComparisonOperator, values: &[&str]| {
+        ExpectedAttributeValue::builder()
+            .comparison_operator(operator)
+            .set_attribute_value_list(Some(values.iter().map(|v| s(v)).collect()))
+            .build()
+    };
+    let invalid = "One or more parameter values were invalid:";
+    for (operator, values) in [
+        (ComparisonOperator::NotContains, &["a", "b"][..]),
+        (ComparisonOperator::Between, &["a"][..]),
+        (ComparisonOperator::Between, &["a", "b", "c"][..]),
+    ] {
+        let name = operator.as_str().to_string();
+        assert_error(
+            put().expected("a", compare(operator, values)).send().await,
+            "ValidationException",
+            &format!("{invalid} Invalid number of argument(s) for the {name} ComparisonOperator"),
+        );
+    }
+    assert_error(
+        put()
+            .expected("a", compare(ComparisonOperator::Between, &["z", "a"]))
+            .send()
+            .await,
+        "ValidationException",
+        "The BETWEEN condition was provided a range where the lower bound is greater than the upper bound",
+    );
+    assert_error(
+        put().set_expected(Some(HashMap::new())).send().await,
+        "ValidationException",
+        &format!("{invalid} Expected must not be empty"),
+    );
+    for expected in [None, Some(HashMap::new())] {
+        assert_error(
+            put()
+                .set_expected(expected)
+                .conditional_operator(ConditionalOperator::Or)
+                .send()
+                .await,
+            "ValidationException",
+            &format!("{invalid} ConditionalOperator can only be used when Expected is present"),
+        );
+    }
+    server.stop().await;
+}

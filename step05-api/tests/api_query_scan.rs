@@ -828,3 +828,92 @@ async fn validation_errors() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn start_keys_must_fit_the_schema_and_legacy_between_bounds_be_ordered() {
+    let server = TestServer::start().await;
+    let client = &server.client;
+    create_table(client, "flat", false).await;
+    // A sort key on a table that has none.
+    assert_error(
+        client
+            .query()
+            .table_name("flat")
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s("a"))
+            .exclusive_start_key("pk", s("a"))
+            .exclusive_start_key("sk", n("1"))
+            .send()
+            .await,
+        "ValidationException",
+        "The provided starting key is invalid",
+    );
+    let reversed = condition(ComparisonOperator::Between, vec![n("5"), n("1")]);
+    assert_error(
+        client
+            .query()
+            .table_name("flat")
+            .key_conditions("pk", condition(ComparisonOperator::Eq, vec![s("a")]))
+            .query_filter("v", reversed.clone())
+            .send()
+            .await,
+        "ValidationException",
+        "The BETWEEN condition was provided a range where the lower bound is greater than the upper bound",
+    );
+    assert_error(
+        client
+            .scan()
+            .table_name("flat")
+            .scan_filter("v", reversed)
+            .send()
+            .await,
+        "ValidationException",
+        "The BETWEEN condition was provided a range where the lower bound is greater than the upper bound",
+    );
+    // Equal bounds are a range of one value.
+    client
+        .scan()
+        .table_name("flat")
+        .scan_filter(
+            "v",
+            condition(ComparisonOperator::Between, vec![n("1"), n("1")]),
+        )
+        .send()
+        .await
+        .unwrap();
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn scan_rounds_the_total_of_the_items_read_once() {
+    let server = TestServer::start().await;
+    let client = &server.client;
+    create_table(client, "small", false).await;
+    // Ten items of about 1.5 KB: 15 KB read is 4 units, where rounding
+    // each item up would make 10.
+    for i in 0..10 {
+        client
+            .put_item()
+            .table_name("small")
+            .item("pk", s(&format!("k{i}")))
+            .item("v", s(&"x".repeat(1500)))
+            .send()
+            .await
+            .unwrap();
+    }
+    for (consistent, units) in [(true, 4.0), (false, 2.0)] {
+        let page = client
+            .scan()
+            .table_name("small")
+            .consistent_read(consistent)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.count(), 10);
+        let consumed = page.consumed_capacity().unwrap();
+        assert_eq!(consumed.capacity_units(), Some(units), "{consumed:?}");
+        assert_eq!(consumed.read_capacity_units(), Some(units), "{consumed:?}");
+    }
+    server.stop().await;
+}

@@ -454,3 +454,54 @@ async fn tags_limits_and_endpoints() {
     assert_eq!(endpoints.endpoints()[0].cache_period_in_minutes(), 1440);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn malformed_arns_and_too_many_or_too_long_tags_at_create() {
+    let server = TestServer::start().await;
+    let client = &server.client;
+    let tag = |key: String, value: &str| Tag::builder().key(key).value(value).build().unwrap();
+    assert_error(
+        client
+            .tag_resource()
+            .resource_arn("not-an-arn")
+            .tags(tag("k".into(), "v"))
+            .send()
+            .await,
+        "AccessDeniedException",
+        "Incorrect resource identifier",
+    );
+    let create = |name: &str| {
+        client
+            .create_table()
+            .table_name(name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(definition("pk", ScalarAttributeType::S))
+            .key_schema(key("pk", KeyType::Hash))
+    };
+    let many = (0..51).fold(create("many"), |request, i| {
+        request.tags(tag(format!("k{i}"), "v"))
+    });
+    assert_error(
+        many.send().await,
+        "ValidationException",
+        "One or more parameter values were invalid: The number of tags exceeds the limit of 50 per resource: 51",
+    );
+    let long_key = create("longkey").tags(tag("k".repeat(129), "v"));
+    let error = long_key.send().await.unwrap_err();
+    let (code, message) = api_common::code_and_message(&error);
+    assert_eq!(code, "ValidationException");
+    assert!(
+        message.contains("Member must have length less than or equal to 128"),
+        "{message}"
+    );
+    let long_value = create("longvalue").tags(tag("k".into(), &"v".repeat(257)));
+    let error = long_value.send().await.unwrap_err();
+    assert_eq!(
+        api_common::code_and_message(&error).0,
+        "ValidationException"
+    );
+    // None of them was created.
+    let names = client.list_tables().send().await.unwrap();
+    assert!(names.table_names().is_empty(), "{names:?}");
+    server.stop().await;
+}

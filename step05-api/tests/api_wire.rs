@@ -230,12 +230,13 @@ async fn authentication_is_required() {
 #[tokio::test]
 async fn health_check_and_cors() {
     let server = TestServer::start().await;
+    // The health check names the host the request was addressed to.
     let response = raw(server.addr, "GET", &[], b"").await;
     assert_eq!(response.status, 200);
-    assert_eq!(
-        response.text(),
-        "healthy: dynamodb.us-east-1.amazonaws.com "
-    );
+    assert_eq!(response.text(), format!("healthy: {} ", server.addr));
+    assert_eq!(response.header("access-control-allow-origin"), None);
+    let response = raw_with_host(server.addr, "dynamodb.eu-west-1.amazonaws.com").await;
+    assert_eq!(response, "healthy: dynamodb.eu-west-1.amazonaws.com ");
     let headers = vec![
         ("Origin".to_string(), "http://example.com".to_string()),
         (
@@ -255,6 +256,115 @@ async fn health_check_and_cors() {
         Some("x-amz-target")
     );
     assert_eq!(response.header("access-control-max-age"), Some("172800"));
+    // Without `Origin`, no CORS headers: not on an OPTIONS, not on a call.
+    let response = raw(server.addr, "OPTIONS", &headers[1..], b"").await;
+    assert_eq!(response.status, 200);
+    for name in [
+        "access-control-allow-origin",
+        "access-control-allow-headers",
+        "access-control-allow-methods",
+        "access-control-max-age",
+    ] {
+        assert_eq!(response.header(name), None, "{name}");
+    }
+    let response = raw(server.addr, "POST", &api_headers("ListTables"), b"{}").await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("access-control-allow-origin"), None);
+    assert_eq!(response.header("access-control-expose-headers"), None);
+    let with_origin = with(api_headers("ListTables"), "Origin", "http://example.com");
+    let response = raw(server.addr, "POST", &with_origin, b"{}").await;
+    assert_eq!(response.header("access-control-allow-origin"), Some("*"));
+    server.stop().await;
+}
+
+/// The body of `GET /` sent with `host` as its `Host` header.
+async fn raw_with_host(addr: std::net::SocketAddr, host: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).await.unwrap();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    text.split_once("\r\n\r\n").unwrap().1.to_string()
+}
+
+/// Sends `head` (request line and headers, without the blank line) and a
+/// ListTables body; returns the status.
+async fn status_of_head(addr: std::net::SocketAddr, head: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut request = head.to_string();
+    for (name, value) in api_headers("ListTables") {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("Connection: close\r\nContent-Length: 2\r\n\r\n{}");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut bytes = Vec::new();
+    let _ = stream.read_to_end(&mut bytes).await;
+    let text = String::from_utf8_lossy(&bytes);
+    text.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_request_line_or_headers_past_16_kb_get_400() {
+    let server = TestServer::start().await;
+    let host = format!("Host: {}\r\n", server.addr);
+    let fits = format!(
+        "POST / HTTP/1.1\r\n{host}X-Padding: {}\r\n",
+        "a".repeat(15_000)
+    );
+    assert_eq!(status_of_head(server.addr, &fits).await, 200);
+    let long_header = format!(
+        "POST / HTTP/1.1\r\n{host}X-Padding: {}\r\n",
+        "a".repeat(17_000)
+    );
+    assert_eq!(status_of_head(server.addr, &long_header).await, 400);
+    // Many headers, each short, adding up past the limit.
+    let mut many = format!("POST / HTTP/1.1\r\n{host}");
+    for i in 0..40 {
+        many.push_str(&format!("X-Padding-{i}: {}\r\n", "b".repeat(500)));
+    }
+    assert_eq!(status_of_head(server.addr, &many).await, 400);
+    let long_line = format!("POST /?{} HTTP/1.1\r\n{host}", "c".repeat(17_000));
+    assert_eq!(status_of_head(server.addr, &long_line).await, 400);
+    server.stop().await;
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[tokio::test]
+async fn gzip_members_concatenate_and_undecodable_bodies_get_500() {
+    let server = TestServer::start().await;
+    let gzipped = with(api_headers("ListTables"), "Content-Encoding", "gzip");
+    // Two members, as `cat a.gz b.gz` makes: one body.
+    let mut body = gzip(br#"{"Li"#);
+    body.extend(gzip(br#"mit": 5}"#));
+    let response = raw(server.addr, "POST", &gzipped, &body).await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json(), json!({"TableNames": []}));
+    // A valid member followed by junk.
+    let mut body = gzip(b"{}");
+    body.extend_from_slice(b"this is not gzip");
+    let response = raw(server.addr, "POST", &gzipped, &body).await;
+    assert_eq!(response.status, 500, "{}", response.text());
+    assert!(
+        response.json()["__type"]
+            .as_str()
+            .unwrap()
+            .ends_with("#InternalServerError")
+    );
+    // An unknown coding.
+    for coding in ["br", "compress", "gzip, gzip"] {
+        let headers = with(api_headers("ListTables"), "Content-Encoding", coding);
+        let response = raw(server.addr, "POST", &headers, b"{}").await;
+        assert_eq!(response.status, 500, "{coding}: {}", response.text());
+    }
     server.stop().await;
 }
 

@@ -349,7 +349,10 @@ fn legacy_expected_becomes_a_condition() {
     .unwrap()
     .unwrap();
     assert_eq!(or.evaluate(Some(&stored())), Ok(true));
-    assert_eq!(legacy::expected(&json!({}), None), Ok(None));
+    assert_eq!(
+        legacy::expected(&json!({}), None).unwrap_err().message(),
+        "One or more parameter values were invalid: Expected must not be empty"
+    );
 }
 
 #[test]

@@ -223,7 +223,11 @@ fn update_expressions_report_dynamodb_messages() {
             "SET a = size(b)",
             u("The function is not allowed to be used this way in an expression; function: size"),
         ),
-        ("SET a = f(b)", u("Invalid function name; function: f")),
+        // The update grammar knows its functions by name: `f` is a path.
+        (
+            "SET a = f(b)",
+            u("Syntax error; token: \"(\", near: \"f(b\""),
+        ),
         (
             "SET a = if_not_exists(:s, :s)",
             u("Operator or function requires a document path; operator or function: if_not_exists"),

@@ -461,8 +461,8 @@ pub fn check(case: &HttpCase, response: &RawResponse) -> Result<(), String> {
             }
         }
         404 if case.not_an_api_call => Ok(()),
-        // A body that does not decompress is a 500 on purpose: DynamoDB
-        // answers it so (see `compression::corrupt_body`).
+        // A body that does not decompress, or whose coding is unknown, is
+        // a 500 on purpose: DynamoDB answers it so (see `compression`).
         500 if case.compressed() && is_corrupt_body(&response.body) => Ok(()),
         400 | 413 => check_error_body(&response.body),
         status => Err(format!(

@@ -197,4 +197,13 @@ impl Update {
         let delete = self.delete.iter().map(|action| &action.path);
         set.chain(remove).chain(add).chain(delete).collect()
     }
+
+    /// Whether the update has no action at all (an empty
+    /// `AttributeUpdates`; an UpdateExpression always has one).
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty()
+            && self.remove.is_empty()
+            && self.add.is_empty()
+            && self.delete.is_empty()
+    }
 }

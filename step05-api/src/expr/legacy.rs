@@ -12,6 +12,22 @@
 //! Values have no placeholders here; the translation invents `:0`, `:1`,
 //! … so the trees still print. Attribute names are used literally: the
 //! legacy parameters have no reserved words.
+//!
+//! # Refusals whose wording is ours
+//!
+//! DynamoDB refuses these, and the reference records no exact text, so
+//! the messages below are the likeliest wording, in the style of the
+//! messages it does record:
+//!
+//! * an empty `Expected`: `One or more parameter values were invalid:
+//!   Expected must not be empty` (as `ExpressionAttributeNames must not be
+//!   empty`);
+//! * `ConditionalOperator` without `Expected` (or with an empty one):
+//!   `One or more parameter values were invalid: ConditionalOperator can
+//!   only be used when Expected is present`;
+//! * a legacy `BETWEEN` whose lower bound is above its upper bound: `The
+//!   BETWEEN condition was provided a range where the lower bound is
+//!   greater than the upper bound`.
 
 use serde_json::{Map, Value as Json};
 use step01_kv::error::JsonType;
@@ -24,7 +40,7 @@ use super::ast::{
 };
 use super::error::{ExprError, Result};
 use super::key_condition::{KeyCondition, KeyOperator, KeyPredicate, resolve_key};
-use super::names::wrong_json_type;
+use super::names::{check_attribute_name, wrong_json_type};
 
 const INVALID: &str = "One or more parameter values were invalid:";
 
@@ -207,6 +223,13 @@ fn check_arguments(operator: &str, values: &[AttributeValue]) -> Result<()> {
             "{INVALID} AttributeValues inside AttributeValueList must be of same type"
         )));
     }
+    if let ("BETWEEN", [low, high]) = (operator, values)
+        && super::eval::order(low, high) == Some(std::cmp::Ordering::Greater)
+    {
+        return Err(ExprError::validation(
+            "The BETWEEN condition was provided a range where the lower bound is greater than the upper bound",
+        ));
+    }
     Ok(())
 }
 // ANCHOR_END: legacy_arguments
@@ -270,11 +293,35 @@ fn to_condition(name: &str, comparison: Comparison, literals: &mut Literals) -> 
     }
 }
 
-/// `Expected` (with `ConditionalOperator`): `None` when it is empty.
+/// `ConditionalOperator` combines the entries of `Expected`, so it may
+/// not come without a non-empty one.
+pub fn check_conditional_operator(
+    expected: Option<&Json>,
+    conditional_operator: Option<&Json>,
+) -> Result<()> {
+    let has_entries = expected
+        .and_then(Json::as_object)
+        .is_some_and(|map| !map.is_empty());
+    if conditional_operator.is_some_and(|json| !json.is_null()) && !has_entries {
+        return Err(ExprError::validation(format!(
+            "{INVALID} ConditionalOperator can only be used when Expected is present"
+        )));
+    }
+    Ok(())
+}
+
+/// `Expected` (with `ConditionalOperator`), which must have an entry.
 pub fn expected(expected: &Json, conditional_operator: Option<&Json>) -> Result<Option<Condition>> {
     let mut literals = Literals::default();
     let mut conditions = Vec::new();
-    for (name, entry) in object(expected)? {
+    let entries = object(expected)?;
+    if entries.is_empty() {
+        return Err(ExprError::validation(format!(
+            "{INVALID} Expected must not be empty"
+        )));
+    }
+    for (name, entry) in entries {
+        check_attribute_name(name)?;
         let entry = object(entry)?;
         let get = |key: &str| entry.get(key).filter(|json| !json.is_null());
         let (value, exists) = (get("Value"), get("Exists"));
@@ -289,6 +336,9 @@ pub fn expected(expected: &Json, conditional_operator: Option<&Json>) -> Result<
         }
         if exists.is_some() && operator.is_some() {
             return refuse("Exists and ComparisonOperator cannot be used together");
+        }
+        if list.is_some() && operator.is_none() {
+            return refuse("AttributeValueList can only be used with a ComparisonOperator");
         }
         if operator.is_some() {
             let at = format!("expected.{name}");
@@ -328,6 +378,7 @@ pub fn filter(
     let mut literals = Literals::default();
     let mut conditions = Vec::new();
     for (name, entry) in object(filter)? {
+        check_attribute_name(name)?;
         let entry = object(entry)?;
         let at = format!("{}.{name}", lower_camel(parameter));
         let comparison = comparison(
@@ -399,6 +450,7 @@ pub fn attributes_to_get(names: &Json) -> Result<Vec<Path>> {
     let mut seen: Vec<&str> = Vec::new();
     for name in list {
         let name = string(name)?;
+        check_attribute_name(name)?;
         if seen.contains(&name) {
             return Err(ExprError::validation(format!(
                 "{INVALID} Duplicate value in attribute name: {name}"
@@ -417,6 +469,7 @@ pub fn attribute_updates(updates: &Json) -> Result<Update> {
     let mut literals = Literals::default();
     let mut update = Update::default();
     for (name, entry) in object(updates)? {
+        check_attribute_name(name)?;
         let entry = object(entry)?;
         let get = |key: &str| entry.get(key).filter(|json| !json.is_null());
         let action = match get("Action") {

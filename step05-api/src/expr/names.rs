@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value as Json;
 use step01_kv::error::{JsonType, ValidationError};
-use step01_kv::value::AttributeValue;
+use step01_kv::value::{ATTRIBUTE_NAME_BYTES_MAX, AttributeValue};
 
 use super::error::{ExprError, Result};
 
@@ -204,14 +204,31 @@ fn read_names(json: &Json) -> Result<BTreeMap<String, String>> {
         let Json::String(name) = value else {
             return Err(wrong_json_type(value, JsonType::String));
         };
-        if name.is_empty() {
+        if let Err(error) = check_attribute_name(name) {
+            let reason = error.message().trim_start_matches(INVALID).trim_start();
             return Err(ExprError::validation(format!(
-                "ExpressionAttributeNames contains invalid value: Empty attribute name for key {key}"
+                "ExpressionAttributeNames contains invalid value: {reason} for key {key}"
             )));
         }
         names.insert(key.clone(), name.clone());
     }
     Ok(names)
+}
+
+/// The prefix of DynamoDB's messages about invalid parameter values.
+const INVALID: &str = "One or more parameter values were invalid:";
+
+/// An attribute name is 1 to 65,535 bytes, wherever it is written: in an
+/// item, in a placeholder's value, in a legacy parameter's keys. (Key
+/// attribute names are held to 255 bytes by the table's schema.)
+pub fn check_attribute_name(name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(ValidationError::AttributeNameEmpty.into());
+    }
+    if name.len() > ATTRIBUTE_NAME_BYTES_MAX {
+        return Err(ValidationError::AttributeNameTooLong { length: name.len() }.into());
+    }
+    Ok(())
 }
 
 fn read_values(json: &Json) -> Result<BTreeMap<String, AttributeValue>> {

@@ -30,8 +30,14 @@ pub const EXPRESSION_BYTES_MAX: usize = 4096;
 pub const OPERATORS_MAX: usize = 300;
 /// Deepest nesting of parentheses, `NOT`s and function calls. DynamoDB
 /// documents no such limit; this one keeps the recursive parser's stack
-/// small, and no sensible expression comes near it.
+/// small, and no sensible expression comes near it. An expression this
+/// deep nearly always breaks one of DynamoDB's own rules too (too many
+/// operators, redundant parentheses), and then gets that rule's error
+/// (see [`Parser::enter`]); only what breaks none gets ours.
 pub const NESTING_DEPTH_MAX: usize = 100;
+/// Most steps (names and indexes) in one document path: a path cannot
+/// reach deeper than an item may nest.
+pub const PATH_DEPTH_MAX: usize = 32;
 
 /// The keywords of all the languages. They are never attribute names,
 /// even where the language at hand gives them no meaning.
@@ -192,16 +198,66 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// One level deeper into parentheses, `NOT` or a call.
+    /// One level deeper into parentheses, `NOT` or a call. Past
+    /// [`NESTING_DEPTH_MAX`] the parse stops, with the error DynamoDB gives
+    /// the whole text: too many operators, else redundant parentheses,
+    /// else (a limit of ours) the depth.
     pub(crate) fn enter(&mut self) -> Result<()> {
         self.depth += 1;
-        if self.depth > NESTING_DEPTH_MAX {
+        if self.depth <= NESTING_DEPTH_MAX {
+            return Ok(());
+        }
+        let operators = self.count_operator_tokens();
+        if operators > OPERATORS_MAX {
             return Err(self.kind.error(format!(
-                "The expression has exceeded the maximum nesting depth; nesting depth: {}",
-                self.depth
+                "The expression contains too many operators; operator count: {operators}"
             )));
         }
-        Ok(())
+        if self.has_redundant_parentheses() {
+            return Err(self.kind.error("The expression has redundant parentheses;"));
+        }
+        Err(self.kind.error(format!(
+            "The expression has exceeded the maximum nesting depth; nesting depth: {}",
+            self.depth
+        )))
+    }
+
+    /// The operators of a condition's whole text, counted from its tokens
+    /// as the parser counts them: a `BETWEEN` is counted once, by its
+    /// `AND`. An update has none (its `=` are actions).
+    fn count_operator_tokens(&self) -> usize {
+        if self.kind == ExpressionKind::Update {
+            return 0;
+        }
+        let word = |token: &Token, w: &str| matches!(&token.kind, TokenKind::Word(x) if x.eq_ignore_ascii_case(w));
+        let mut count = 0usize;
+        for token in &self.tokens {
+            let comparator = matches!(
+                token.kind,
+                TokenKind::Eq
+                    | TokenKind::Ne
+                    | TokenKind::Lt
+                    | TokenKind::Le
+                    | TokenKind::Gt
+                    | TokenKind::Ge
+            );
+            if comparator || ["AND", "OR", "NOT", "IN"].iter().any(|w| word(token, w)) {
+                count += 1;
+            }
+        }
+        count
+    }
+
+    /// Whether some `(( … ))` pair encloses nothing but another pair.
+    fn has_redundant_parentheses(&self) -> bool {
+        (0..self.tokens.len()).any(|open| {
+            *self.token_at(open) == TokenKind::LParen
+                && *self.token_at(open + 1) == TokenKind::LParen
+                && match (self.matching_paren(open), self.matching_paren(open + 1)) {
+                    (Some(outer), Some(inner)) => inner + 1 == outer,
+                    _ => false,
+                }
+        })
     }
 
     pub(crate) fn leave(&mut self) {
@@ -243,6 +299,12 @@ impl<'a> Parser<'a> {
                 if !is_keyword(&name) && *self.peek_at(1) == TokenKind::LParen =>
             {
                 self.advance();
+                if self.kind == ExpressionKind::Update && !FUNCTIONS.contains(&name.as_str()) {
+                    // The update grammar knows its functions by name:
+                    // any other word before `(` is a path, and the `(` a
+                    // syntax error.
+                    return Err(self.syntax_error());
+                }
                 self.advance();
                 if !FUNCTIONS.contains(&name.as_str()) {
                     self.defer(
@@ -287,9 +349,20 @@ impl<'a> Parser<'a> {
                     self.expect(&TokenKind::RBracket)?;
                     elements.push(PathElement::Index(index));
                 }
-                _ => return Ok(Path { elements }),
+                _ => return self.bounded_path(elements),
             }
         }
+    }
+
+    /// A path of at most [`PATH_DEPTH_MAX`] steps.
+    fn bounded_path(&self, elements: Vec<PathElement>) -> Result<Path> {
+        if elements.len() > PATH_DEPTH_MAX {
+            return Err(self.kind.error(format!(
+                "The document path has too many nesting levels; nesting levels: {}",
+                elements.len()
+            )));
+        }
+        Ok(Path { elements })
     }
 
     /// One map key or top-level name of a path.

@@ -13,6 +13,12 @@
 //!
 //! The parser already refused overlapping paths, so no two actions touch
 //! the same value and the clause order cannot change the result.
+//!
+//! An `ADD` or `DELETE` of a set onto a stored set of another type (a
+//! number set into a string set) is refused with `Type mismatch for
+//! attribute to update`, the message DynamoDB uses for a value of the
+//! wrong type in an update; other wrong operands get `An operand in the
+//! update expression has an incorrect data type`.
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -27,6 +33,8 @@ use super::path::resolve;
 const MISSING_OPERAND: &str =
     "The provided expression refers to an attribute that does not exist in the item";
 const WRONG_TYPE: &str = "An operand in the update expression has an incorrect data type";
+/// `ADD` or `DELETE` of a set of one type to a stored set of another.
+const SET_TYPE_MISMATCH: &str = "Type mismatch for attribute to update";
 const INVALID_PATH: &str =
     "The document path provided in the update expression is invalid for update";
 
@@ -265,8 +273,25 @@ fn add(current: Option<&AttributeValue>, operand: &AttributeValue) -> Result<Att
         (Some(V::Ss(a)), V::Ss(b)) => V::Ss(a.union(b).cloned().collect()),
         (Some(V::Ns(a)), V::Ns(b)) => V::Ns(a.union(b).cloned().collect()),
         (Some(V::Bs(a)), V::Bs(b)) => V::Bs(a.union(b).cloned().collect()),
-        _ => return Err(ExprError::validation(WRONG_TYPE)),
+        (Some(current), operand) => return Err(mismatch(current, operand)),
     })
+}
+
+/// The error of an `ADD` or `DELETE` whose operand does not fit the
+/// stored value: a set of another type is a *mismatch*, as DynamoDB words
+/// it; anything else an operand of the wrong type.
+fn mismatch(current: &AttributeValue, operand: &AttributeValue) -> ExprError {
+    let is_set = |value: &AttributeValue| {
+        matches!(
+            value,
+            AttributeValue::Ss(_) | AttributeValue::Ns(_) | AttributeValue::Bs(_)
+        )
+    };
+    if is_set(current) && is_set(operand) {
+        ExprError::validation(SET_TYPE_MISMATCH)
+    } else {
+        ExprError::validation(WRONG_TYPE)
+    }
 }
 
 /// `DELETE`: set difference; `None` when nothing is left (DynamoDB has no
@@ -277,7 +302,7 @@ fn subtract(current: &AttributeValue, operand: &AttributeValue) -> Result<Option
         (V::Ss(a), V::Ss(b)) => V::Ss(a.difference(b).cloned().collect()),
         (V::Ns(a), V::Ns(b)) => V::Ns(a.difference(b).cloned().collect()),
         (V::Bs(a), V::Bs(b)) => V::Bs(a.difference(b).cloned().collect()),
-        _ => return Err(ExprError::validation(WRONG_TYPE)),
+        _ => return Err(mismatch(current, operand)),
     };
     let empty = match &rest {
         V::Ss(set) => set.is_empty(),

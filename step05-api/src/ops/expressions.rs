@@ -126,6 +126,10 @@ pub fn compile(
         }
     }
     legacy::check_mixing(&legacy_present, &expressions)?;
+    legacy::check_conditional_operator(
+        members.expected.as_ref(),
+        members.conditional_operator.as_ref(),
+    )?;
 
     let context = &mut members.context;
     let mut compiled = Compiled::default();
@@ -171,14 +175,15 @@ pub struct Updated {
 }
 
 // ANCHOR: apply_update
-/// Applies `update` (no update: a key-only upsert) to `old`, the stored
-/// item if any; `key` is the request's key as an item.
+/// Applies `update` (no update, or an empty `AttributeUpdates`: a
+/// key-only upsert) to `old`, the stored item if any; `key` is the
+/// request's key as an item.
 pub fn apply_update(
     update: Option<&expr::Update>,
     old: Option<&Item>,
     key: &Item,
 ) -> Result<Updated, ApiError> {
-    let Some(update) = update else {
+    let Some(update) = update.filter(|update| !update.is_empty()) else {
         let item = old.cloned().unwrap_or_else(|| key.clone());
         return Ok(Updated {
             item: Some(item),

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value as Json, json};
 
 use super::describe::{TableStatus, table_description};
-use super::tags::{check_tags, decode_tags};
+use super::tags::{check_create_tags, decode_tags};
 use crate::catalog::meta::{
     AttributeDefinition, BillingMode, ScalarType, TableMeta, Throughput, epoch_seconds,
 };
@@ -263,7 +263,7 @@ pub fn create_table(ctx: &RequestContext, input: Json) -> Result<Reply, ApiError
         (BillingMode::PayPerRequest, None) => Throughput::default(),
     };
     let (partition_key, sort_key) = check_schema(&key_schema, &definitions)?;
-    check_tags(&tags)?;
+    check_create_tags(&tags)?;
 
     let now = epoch_seconds();
     let meta = TableMeta {

@@ -6,6 +6,15 @@
 //! values 0–256; letters, digits, whitespace and `+ - = . _ : / @`; the
 //! `aws:` prefix is reserved. Re-tagging a key overwrites its value.
 //! DynamoDB applies tag changes eventually; here they are immediate.
+//!
+//! Too many tags is a `ValidationException` in CreateTable (the request is
+//! invalid as a whole) and a `LimitExceededException` in TagResource (the
+//! table would exceed its quota). A `ResourceArn` that is not an ARN at
+//! all is refused as DynamoDB refuses it, before any table lookup: with
+//! `AccessDeniedException` (authorization cannot name the resource),
+//! message `Incorrect resource identifier` (our wording; the reference
+//! records none). A well-formed ARN of no table is
+//! `ResourceNotFoundException`.
 
 use serde_json::{Value as Json, json};
 
@@ -83,6 +92,18 @@ pub fn check_tags(tags: &[Tag]) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The tags of a CreateTable: the same rules, but too many of them make
+/// the request invalid.
+pub fn check_create_tags(tags: &[Tag]) -> Result<(), ApiError> {
+    if tags.len() > TAGS_PER_TABLE_MAX {
+        return Err(ApiError::validation(format!(
+            "{INVALID} The number of tags exceeds the limit of {TAGS_PER_TABLE_MAX} per resource: {}",
+            tags.len()
+        )));
+    }
+    check_tags(tags)
+}
+
 fn too_many_tags() -> ApiError {
     ApiError::new(
         ErrorKind::LimitExceeded,
@@ -99,14 +120,15 @@ fn resource_arn(input: &mut Members, checks: &mut Checks) -> Result<Option<Strin
     Ok(arn)
 }
 
-/// The table an ARN names: malformed → ValidationException, unknown →
+/// The table an ARN names: malformed → AccessDeniedException, unknown →
 /// ResourceNotFoundException.
 fn table_of_arn<'a>(ctx: &RequestContext, arn: &'a str) -> Result<&'a str, ApiError> {
     let well_formed = arn.starts_with("arn:") && arn.split(':').count() >= 6;
     if !well_formed {
-        return Err(ApiError::validation(format!(
-            "Invalid ResourceArn provided as input {arn}"
-        )));
+        return Err(ApiError::new(
+            ErrorKind::AccessDenied,
+            "Incorrect resource identifier",
+        ));
     }
     let not_found = || {
         ApiError::new(
@@ -214,6 +236,10 @@ mod tests {
         assert_eq!(
             check_tags(&many).unwrap_err().kind,
             ErrorKind::LimitExceeded
+        );
+        assert_eq!(
+            check_create_tags(&many).unwrap_err().kind,
+            ErrorKind::Validation
         );
     }
 }
