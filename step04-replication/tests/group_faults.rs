@@ -136,6 +136,8 @@ fn a_replica_behind_a_compacted_log_catches_up_from_a_snapshot() {
         (group.get_at(follower, &key(199)).ok()? == Some(value(199, 1))).then_some(())
     });
     assert_eq!(group.get_at(follower, b"before").unwrap(), None);
+    let status = group.status(follower).unwrap();
+    assert_eq!(status.snapshots_installed, 1, "{status:?}");
     for i in (0..200).step_by(13) {
         assert_eq!(group.get_at(follower, &key(i)).unwrap(), Some(value(i, 1)));
     }

@@ -51,8 +51,11 @@ pub const BENCHES: &[Bench] = &[
 // ANCHOR_END: benches
 
 /// Crash tests that read `MINIDYNAMO_CRASH_KILLS` for their number of kills.
-pub const CRASH_TESTS: &[(&str, &str)] =
-    &[("step01-kv", "crash_sigkill"), ("step02-lsm", "crash_lsm")];
+pub const CRASH_TESTS: &[(&str, &str)] = &[
+    ("step01-kv", "crash_sigkill"),
+    ("step02-lsm", "crash_lsm"),
+    ("step04-replication", "crash_group"),
+];
 
 pub fn bench(root: &Path, name: &str, extra: &[&str]) -> Result<()> {
     let Some(bench) = BENCHES.iter().find(|b| b.name == name) else {

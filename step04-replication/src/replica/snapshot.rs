@@ -31,8 +31,9 @@
 //! The chunks are read from the leader's live state, so they are not one
 //! consistent picture; see `state_machine.rs` for why replaying the log
 //! from `T` makes them one. While a transfer is on, the leader keeps every
-//! entry after `T`, within the same bound: a transfer slower than that is
-//! abandoned and begun again at a newer index.
+//! entry after `T`, within a larger bound ([`TRANSFER_RETAINED_ENTRIES_MAX`],
+//! and the same byte bound): a transfer slower than that is abandoned and
+//! begun again at a newer index.
 //!
 //! Invariants:
 //! * the log is compacted only up to the applied index, and only after the
@@ -60,6 +61,10 @@ pub const SNAPSHOT_INTERVAL_BYTES: u64 = 4 * 1024 * 1024;
 pub const LOG_RETAINED_ENTRIES_MAX_DEFAULT: u64 = 16 * 1024;
 /// The most bytes of applied entries a leader keeps for them.
 pub const LOG_RETAINED_BYTES_MAX: u64 = 32 * 1024 * 1024;
+/// The most applied entries a leader keeps while a follower receives a
+/// snapshot: more than for a follower merely behind, so that a transfer
+/// finishes under a steady stream of writes (within the same byte bound).
+pub const TRANSFER_RETAINED_ENTRIES_MAX: u64 = 64 * 1024;
 
 /// A snapshot on its way to one follower, held by the leader.
 #[derive(Clone, Debug)]
@@ -128,32 +133,36 @@ impl<M: StateMachine> Replica<M> {
 
     // ANCHOR: compaction_index
     /// How far the log may be cut: the applied index, held back by what a
-    /// leader's followers still need — each one's matched index, or the
-    /// index its snapshot transfer resumes from — but never by more than
-    /// the retention bound. Transfers below the bound are abandoned.
+    /// leader's followers still need — each one's matched index, but never
+    /// by more than the retention bound; or, for a follower receiving a
+    /// snapshot, the index its transfer resumes from, within the larger
+    /// transfer bound. Transfers below that bound are abandoned.
     fn compaction_index(&mut self) -> LogIndex {
-        // EXERCISE(04.7): the applied index, held back to each follower's matched index or its transfer's index, but never below the retention floor; abandon transfers below the floor
+        // EXERCISE(04.7): the applied index, held back to each follower's matched index (no further than the retention floor) or its transfer's index (no further than the transfer floor, abandoning transfers below it)
         let applied = self.applied_index;
+        let bytes_floor = self
+            .log
+            .first_index_within_bytes(applied, LOG_RETAINED_BYTES_MAX);
         let floor = applied
             .saturating_sub(self.options.log_retained_entries_max)
-            .max(
-                self.log
-                    .first_index_within_bytes(applied, LOG_RETAINED_BYTES_MAX),
-            );
+            .max(bytes_floor);
+        let transfer_floor = applied
+            .saturating_sub(TRANSFER_RETAINED_ENTRIES_MAX)
+            .max(bytes_floor);
         let RoleState::Leader(leader) = &mut self.role else {
             return applied;
         };
         let mut index = applied;
         for progress in leader.progress.values_mut() {
             let needed = match &progress.transfer {
-                Some(transfer) if transfer.chunk.index < floor => {
+                Some(transfer) if transfer.chunk.index < transfer_floor => {
                     progress.transfer = None; // Too slow: begin again later.
                     continue;
                 }
                 Some(transfer) => transfer.chunk.index,
-                None => progress.match_index,
+                None => progress.match_index.max(floor),
             };
-            index = index.min(needed.max(floor));
+            index = index.min(needed);
         }
         index.max(self.log.snapshot_index())
         // END EXERCISE
