@@ -364,8 +364,16 @@ impl<E: StorageEngine + 'static> ReplicationGroup<E> {
             }),
         };
         // On an error, dropping `group` stops the replicas already started.
+        // No replica of this group runs anywhere yet (the directory is this
+        // process's), so none holds a lease: they may vote at once, and
+        // the first campaigns on its first tick.
         for &id in &ids {
-            group.restart_replica(id)?;
+            let fast_start = Options {
+                no_lease_outstanding: true,
+                campaign_at_start: Some(&id) == ids.first(),
+                ..group.inner.options.raft
+            };
+            group.start_replica(id, fast_start)?;
         }
         Ok(group)
     }
@@ -472,6 +480,10 @@ impl<E: StorageEngine + 'static> ReplicationGroup<E> {
     /// from its directory, stopping it first if it runs. It catches up
     /// from the leader's log, or from a snapshot if the log has moved on.
     pub fn restart_replica(&self, id: NodeId) -> Result<()> {
+        self.start_replica(id, self.inner.options.raft)
+    }
+
+    fn start_replica(&self, id: NodeId, options: Options) -> Result<()> {
         if !self.inner.ids.contains(&id) {
             return Err(StorageError::Failed {
                 reason: format!("no replica {id} in this group"),
@@ -490,7 +502,7 @@ impl<E: StorageEngine + 'static> ReplicationGroup<E> {
             voters: &self.inner.ids,
             dir: &dir,
             opener: self.inner.options.engine.as_ref(),
-            options: self.inner.options.raft,
+            options,
             tick: self.inner.options.tick,
             board: &self.inner.board,
             applied,

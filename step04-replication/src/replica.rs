@@ -183,6 +183,16 @@ pub struct Options {
     pub log_retained_entries_max: u64,
     /// The most bytes of state one snapshot chunk carries.
     pub snapshot_chunk_bytes_max: usize,
+    /// The host starts every replica of the group at once, after none of
+    /// them ran (a new group, or a whole process restarted): no leader can
+    /// hold a lease, so a replica may vote at once instead of waiting out
+    /// the promise a restarted replica otherwise keeps. Never set it for a
+    /// replica restarted while others of its group run.
+    pub no_lease_outstanding: bool,
+    /// Campaign on the first tick instead of after a random timeout: the
+    /// host names one replica to start, so a new group has its leader in
+    /// one round trip (others still campaign on their timers if it fails).
+    pub campaign_at_start: bool,
     /// **Breaks linearizability.** Serve strong reads at any replica that
     /// believes it is the leader, without a lease or a confirmation round.
     /// Exists only for the "break it" exercise, whose test shows the
@@ -196,6 +206,8 @@ impl Default for Options {
             snapshot_interval_entries: SNAPSHOT_INTERVAL_ENTRIES_DEFAULT,
             log_retained_entries_max: LOG_RETAINED_ENTRIES_MAX_DEFAULT,
             snapshot_chunk_bytes_max: crate::state_machine::SNAPSHOT_CHUNK_BYTES_MAX,
+            no_lease_outstanding: false,
+            campaign_at_start: false,
             skip_lease_check: false,
         }
     }
@@ -324,7 +336,9 @@ pub struct Replica<M> {
     /// When we last heard from a leader of our term (or started). For
     /// [`ELECTION_TIMEOUT_TICKS_MIN`](crate::timing::ELECTION_TIMEOUT_TICKS_MIN)
     /// ticks after it we vote for no one: the promise leases rely on.
-    leader_contact_at: Tick,
+    /// `None`: no promise outstanding (a replica started with every other
+    /// replica of its group, see [`Options::no_lease_outstanding`]).
+    leader_contact_at: Option<Tick>,
     commit_index: LogIndex,
     applied_index: LogIndex,
     /// Our log is durable up to here.
@@ -378,8 +392,9 @@ impl<M: StateMachine> Replica<M> {
             election_due: 0,
             // A restarted replica cannot remember what it promised before
             // the crash, so it keeps the promise afresh: no vote for a
-            // minimum election timeout.
-            leader_contact_at: 0,
+            // minimum election timeout — unless its host knows that no
+            // replica of the group ran before this one started.
+            leader_contact_at: (!options.no_lease_outstanding).then_some(0),
             compaction_attempted_at: 0,
             applied_bytes_since_attempt: 0,
             installing: None,
@@ -387,6 +402,9 @@ impl<M: StateMachine> Replica<M> {
             out: Vec::new(),
         };
         replica.reset_election_timer();
+        if options.campaign_at_start {
+            replica.election_due = 1;
+        }
         Ok(replica)
     }
 

@@ -71,7 +71,10 @@ impl<M: StateMachine> Replica<M> {
     /// it *is* the leader, or it heard from one within the minimum
     /// election timeout.
     pub(super) fn within_leader_promise(&self) -> bool {
-        self.is_leader() || self.now < self.leader_contact_at + ELECTION_TIMEOUT_TICKS_MIN
+        self.is_leader()
+            || self
+                .leader_contact_at
+                .is_some_and(|at| self.now < at + ELECTION_TIMEOUT_TICKS_MIN)
     }
 
     /// Moves to `term` (if higher, forgetting the vote) as a follower of
@@ -259,7 +262,7 @@ impl<M: StateMachine> Replica<M> {
                 ack: None::<FollowerAck>,
             };
         }
-        self.leader_contact_at = self.now;
+        self.leader_contact_at = Some(self.now);
         self.reset_election_timer();
     }
 }

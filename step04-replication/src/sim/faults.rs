@@ -87,6 +87,9 @@ pub struct FaultPlan {
     pub log_retained_entries_max: u64,
     /// The chunk size of those transfers: small values make many chunks.
     pub snapshot_chunk_bytes_max: usize,
+    /// Start the group as a host that starts every replica at once does:
+    /// votes at once, and the first replica campaigning on its first tick.
+    pub fast_start: bool,
     pub faults: Vec<ScheduledFault>,
 }
 
@@ -160,11 +163,13 @@ pub fn random_plan(rng: &mut Rng, voters: &[NodeId], profile: Profile) -> FaultP
     let snapshot_interval_entries = *rng.pick(&[4, 16, 64, 1024]).unwrap_or(&64);
     let log_retained_entries_max = *rng.pick(&[0, 8, 64, 16 * 1024]).unwrap_or(&64);
     let snapshot_chunk_bytes_max = *rng.pick(&[1, 64, 4096]).unwrap_or(&64);
+    let fast_start = *rng.pick(&[false, true]).unwrap_or(&false);
     FaultPlan {
         network,
         snapshot_interval_entries,
         log_retained_entries_max,
         snapshot_chunk_bytes_max,
+        fast_start,
         faults,
     }
 }

@@ -383,9 +383,19 @@ impl Sim {
     /// Restarts a crashed replica from its durable state.
     pub fn restart(&mut self, id: NodeId) {
         let seed = self.seed;
-        let options = self.options;
+        let first_voter = self.nodes.keys().next().copied();
         let Some(node) = self.nodes.get_mut(&id) else {
             return;
+        };
+        // The fast start holds only for the group's very first start: a
+        // replica restarted after a crash keeps its lease promise.
+        let first_start = node.incarnation == 0;
+        let options = Options {
+            no_lease_outstanding: self.options.no_lease_outstanding && first_start,
+            campaign_at_start: self.options.campaign_at_start
+                && first_start
+                && Some(id) == first_voter,
+            ..self.options
         };
         let NodeState::Down(storage) = &mut node.state else {
             return;

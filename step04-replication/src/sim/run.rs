@@ -340,6 +340,8 @@ pub fn run_seed(seed: u64, options: RunOptions) -> RunReport {
             snapshot_interval_entries: plan.snapshot_interval_entries,
             log_retained_entries_max: plan.log_retained_entries_max,
             snapshot_chunk_bytes_max: plan.snapshot_chunk_bytes_max,
+            no_lease_outstanding: plan.fast_start,
+            campaign_at_start: plan.fast_start,
             skip_lease_check: options.skip_lease_check,
         },
         network: plan.network,
