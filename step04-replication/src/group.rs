@@ -366,11 +366,12 @@ impl<E: StorageEngine + 'static> ReplicationGroup<E> {
         // On an error, dropping `group` stops the replicas already started.
         // No replica of this group runs anywhere yet (the directory is this
         // process's), so none holds a lease: they may vote at once, and
-        // the first campaigns on its first tick.
+        // the last one started — when every other already listens —
+        // campaigns on its first tick.
         for &id in &ids {
             let fast_start = Options {
                 no_lease_outstanding: true,
-                campaign_at_start: Some(&id) == ids.first(),
+                campaign_at_start: Some(&id) == ids.last(),
                 ..group.inner.options.raft
             };
             group.start_replica(id, fast_start)?;

@@ -288,7 +288,9 @@ fn run<E: StorageEngine>(
 ) -> std::result::Result<(), String> {
     let mut pending: BTreeMap<u64, SyncSender<Reply>> = BTreeMap::new();
     let mut next_request = 0u64;
-    let mut next_tick = Instant::now() + tick;
+    // The first tick comes at once: a replica told to campaign at start
+    // does so without waiting a tick's length.
+    let mut next_tick = Instant::now();
     while !flags.stop.load(Ordering::SeqCst) {
         if flags.paused.load(Ordering::SeqCst) {
             thread::sleep(Duration::from_millis(PAUSE_POLL_MS));
