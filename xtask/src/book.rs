@@ -3,7 +3,8 @@
 //! mdBook quietly includes nothing for an anchor that does not exist, so a
 //! renamed `// ANCHOR:` would leave a chapter with an empty code block. The
 //! checks here make every `{{#include}}` resolve to non-empty text and every
-//! relative link point at a file (and heading) that exists.
+//! relative link point at a file (and heading) that exists; every anchor in
+//! the code is included somewhere ([`crate::anchors`]).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -12,19 +13,26 @@ use crate::cmd::Result;
 
 /// Builds the book at `book_root` (the directory holding book.toml).
 pub fn build(book_root: &Path) -> Result<()> {
-    let problems = check(book_root)?;
-    if !problems.is_empty() {
-        return Err(format!(
-            "the book has {} broken include(s) or link(s):\n  {}",
-            problems.len(),
-            problems.join("\n  ")
-        ));
-    }
+    let mut problems = check(book_root)?;
+    let root = book_root.parent().unwrap_or(book_root);
+    problems.extend(crate::anchors::unused(root, &book_root.join("src"))?);
+    fail_on("broken include(s), link(s) or unused anchor(s)", &problems)?;
     let book =
         mdbook_driver::MDBook::load(book_root).map_err(|e| format!("loading the book: {e:#}"))?;
     book.build()
         .map_err(|e| format!("building the book: {e:#}"))?;
     Ok(())
+}
+
+fn fail_on(what: &str, problems: &[String]) -> Result<()> {
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "the book has {} {what}:\n  {}",
+        problems.len(),
+        problems.join("\n  ")
+    ))
 }
 
 /// Every problem in the book's sources, as `file:line: what`.
@@ -43,7 +51,7 @@ pub fn check(book_root: &Path) -> Result<Vec<String>> {
     Ok(problems)
 }
 
-fn markdown_files(dir: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn markdown_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(dir) = pending.pop() {
@@ -92,7 +100,7 @@ pub fn check_chapter(text: &str, dir: &Path) -> Vec<(usize, String)> {
 }
 
 /// The arguments of every `{{#include ...}}` and `{{#rustdoc_include ...}}` on a line.
-fn includes(line: &str) -> Vec<String> {
+pub(crate) fn includes(line: &str) -> Vec<String> {
     let mut found = Vec::new();
     let mut rest = line;
     while let Some(start) = rest.find("{{#") {
@@ -113,7 +121,6 @@ fn includes(line: &str) -> Vec<String> {
     found
 }
 
-// ANCHOR: check_include
 fn check_include(argument: &str, dir: &Path) -> std::result::Result<(), String> {
     let mut parts = argument.splitn(2, ':');
     let path = parts.next().unwrap_or_default();
@@ -138,7 +145,6 @@ fn check_include(argument: &str, dir: &Path) -> std::result::Result<(), String> 
     }
     Ok(())
 }
-// ANCHOR_END: check_include
 
 /// The text between `ANCHOR: name` and `ANCHOR_END: name`, without marker lines.
 fn anchored(text: &str, anchor: &str) -> Option<String> {

@@ -4,12 +4,14 @@
 //! `cargo xtask test` is the README's test command: [`stages::all`] lists what
 //! it runs, one small function per stage.
 
+pub mod anchors;
 pub mod bench_server;
 pub mod book;
 pub mod clients;
 pub mod cmd;
 pub mod fuzz;
 pub mod runs;
+pub mod rust_text;
 pub mod serve;
 pub mod soak;
 pub mod stages;

@@ -19,7 +19,6 @@ pub struct Stage {
     pub opt_in: Option<&'static str>,
 }
 
-// ANCHOR: stages
 pub fn all() -> Vec<Stage> {
     vec![
         Stage {
@@ -60,7 +59,6 @@ pub fn all() -> Vec<Stage> {
         },
     ]
 }
-// ANCHOR_END: stages
 
 fn fmt(root: &Path) -> Result<TestCounts> {
     cmd::run(
