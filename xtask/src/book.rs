@@ -4,7 +4,8 @@
 //! renamed `// ANCHOR:` would leave a chapter with an empty code block. The
 //! checks here make every `{{#include}}` resolve to non-empty text and every
 //! relative link point at a file (and heading) that exists; every anchor in
-//! the code is included somewhere ([`crate::anchors`]).
+//! the code is included somewhere ([`crate::anchors`]); and, once built, every
+//! page links only to pages, ids and images that exist ([`crate::built_book`]).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -21,7 +22,8 @@ pub fn build(book_root: &Path) -> Result<()> {
         mdbook_driver::MDBook::load(book_root).map_err(|e| format!("loading the book: {e:#}"))?;
     book.build()
         .map_err(|e| format!("building the book: {e:#}"))?;
-    Ok(())
+    let built = crate::built_book::check(&book.build_dir_for("html"))?;
+    fail_on("problem(s) in the built pages", &built)
 }
 
 fn fail_on(what: &str, problems: &[String]) -> Result<()> {

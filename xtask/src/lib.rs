@@ -7,6 +7,7 @@
 pub mod anchors;
 pub mod bench_server;
 pub mod book;
+pub mod built_book;
 pub mod clients;
 pub mod cmd;
 pub mod fuzz;
