@@ -7,10 +7,13 @@
 pub mod anchors;
 pub mod bench_server;
 pub mod book;
+pub mod book_lint;
 pub mod built_book;
+pub mod cli;
 pub mod clients;
 pub mod cmd;
 pub mod fuzz;
+pub mod metadata;
 pub mod runs;
 pub mod rust_text;
 pub mod serve;
