@@ -13,6 +13,7 @@ pub mod cli;
 pub mod clients;
 pub mod cmd;
 pub mod fuzz;
+pub mod layering;
 pub mod metadata;
 pub mod runs;
 pub mod rust_text;

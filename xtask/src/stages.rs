@@ -28,6 +28,12 @@ pub fn all() -> Vec<Stage> {
             opt_in: None,
         },
         Stage {
+            name: "layering",
+            what: "steps use only earlier steps, and use what they depend on",
+            run: layering,
+            opt_in: None,
+        },
+        Stage {
             name: "clippy",
             what: "cargo clippy --workspace --all-targets -- -D warnings",
             run: clippy,
@@ -72,6 +78,11 @@ fn fmt(root: &Path) -> Result<TestCounts> {
             .current_dir(root)
             .args(["fmt", "--all", "--check"]),
     )?;
+    Ok(TestCounts::default())
+}
+
+fn layering(root: &Path) -> Result<TestCounts> {
+    crate::layering::run(root)?;
     Ok(TestCounts::default())
 }
 
