@@ -39,11 +39,11 @@ pub fn all_anchors(root: &Path) -> Result<Vec<(PathBuf, usize, String)>> {
 /// Every `(file, anchor)` the book's chapters include, files canonicalised.
 pub fn included(book_src: &Path) -> Result<BTreeSet<(PathBuf, String)>> {
     let mut used = BTreeSet::new();
-    for chapter in crate::book::markdown_files(book_src)? {
+    for chapter in crate::book_source::markdown_files(book_src)? {
         let text = fs::read_to_string(&chapter)
             .map_err(|e| format!("reading {}: {e}", chapter.display()))?;
         let dir = chapter.parent().unwrap_or(book_src);
-        for argument in text.lines().flat_map(crate::book::includes) {
+        for argument in text.lines().flat_map(crate::book_source::includes) {
             let Some((path, selector)) = argument.split_once(':') else {
                 continue;
             };

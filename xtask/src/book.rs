@@ -8,7 +8,7 @@
 //! page links only to pages, ids and images that exist ([`crate::built_book`]).
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::cmd::Result;
 
@@ -41,7 +41,7 @@ fn fail_on(what: &str, problems: &[String]) -> Result<()> {
 pub fn check(book_root: &Path) -> Result<Vec<String>> {
     let src = book_root.join("src");
     let mut problems = Vec::new();
-    for file in markdown_files(&src)? {
+    for file in crate::book_source::markdown_files(&src)? {
         let text =
             fs::read_to_string(&file).map_err(|e| format!("reading {}: {e}", file.display()))?;
         let shown = file.strip_prefix(book_root).unwrap_or(&file).to_path_buf();
@@ -53,26 +53,6 @@ pub fn check(book_root: &Path) -> Result<Vec<String>> {
     Ok(problems)
 }
 
-pub(crate) fn markdown_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let entries = fs::read_dir(&dir).map_err(|e| format!("reading {}: {e}", dir.display()))?;
-        for entry in entries {
-            let path = entry
-                .map_err(|e| format!("reading {}: {e}", dir.display()))?
-                .path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.extension().is_some_and(|e| e == "md") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    Ok(files)
-}
-
 /// Checks one chapter; `dir` is the chapter's directory, against which its
 /// includes and links resolve. Returns `(line, problem)` pairs.
 pub fn check_chapter(text: &str, dir: &Path) -> Vec<(usize, String)> {
@@ -80,7 +60,7 @@ pub fn check_chapter(text: &str, dir: &Path) -> Vec<(usize, String)> {
     let mut in_fence = false;
     for (index, line) in text.lines().enumerate() {
         let number = index + 1;
-        for include in includes(line) {
+        for include in crate::book_source::includes(line) {
             if let Err(problem) = check_include(&include, dir) {
                 problems.push((number, problem));
             }
@@ -99,28 +79,6 @@ pub fn check_chapter(text: &str, dir: &Path) -> Vec<(usize, String)> {
         }
     }
     problems
-}
-
-/// The arguments of every `{{#include ...}}` and `{{#rustdoc_include ...}}` on a line.
-pub(crate) fn includes(line: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut rest = line;
-    while let Some(start) = rest.find("{{#") {
-        let escaped = rest[..start].ends_with('\\');
-        let after = &rest[start + 3..];
-        let Some(end) = after.find("}}") else { break };
-        let directive = after[..end].trim();
-        rest = &after[end + 2..];
-        if escaped {
-            continue;
-        }
-        for keyword in ["include ", "rustdoc_include "] {
-            if let Some(argument) = directive.strip_prefix(keyword) {
-                found.push(argument.trim().to_string());
-            }
-        }
-    }
-    found
 }
 
 fn check_include(argument: &str, dir: &Path) -> std::result::Result<(), String> {

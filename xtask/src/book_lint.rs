@@ -43,16 +43,17 @@ pub struct TestCommand {
 }
 
 /// Checks every command in the book; `root` is the workspace root.
-pub fn run(root: &Path) -> Result<()> {
+/// `stages` are the names `cargo xtask test --only` accepts.
+pub fn run(root: &Path, stages: &[&str]) -> Result<()> {
     let packages = metadata::workspace(root)?;
     let mut problems = Vec::new();
     let mut test_commands = Vec::new();
-    for chapter in crate::book::markdown_files(&root.join("book").join("src"))? {
+    for chapter in crate::book_source::markdown_files(&root.join("book").join("src"))? {
         let text = fs::read_to_string(&chapter)
             .map_err(|e| format!("reading {}: {e}", chapter.display()))?;
         let shown = chapter.strip_prefix(root).unwrap_or(&chapter).display();
         for (line, words) in commands(&text) {
-            match check_command(&words, &packages) {
+            match check_command(&words, &packages, stages) {
                 Ok(Some(test)) => test_commands.push((format!("{shown}:{line}"), words, test)),
                 Ok(None) => {}
                 Err(problem) => {
@@ -172,11 +173,15 @@ fn shell_words(segment: &str) -> Vec<String> {
 }
 
 /// Checks one command; a `cargo test` comes back for the selection check.
-pub fn check_command(words: &[String], packages: &[Package]) -> Result<Option<TestCommand>> {
+pub fn check_command(
+    words: &[String],
+    packages: &[Package],
+    stages: &[&str],
+) -> Result<Option<TestCommand>> {
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
     match words.as_slice() {
         ["cargo", "xtask", rest @ ..] => {
-            crate::cli::validate(&crate::cli::parse(rest)?)?;
+            crate::cli::validate(&crate::cli::parse(rest)?, stages)?;
             Ok(None)
         }
         ["cargo", "test", rest @ ..] => test_command(rest, packages).map(Some),
@@ -465,7 +470,7 @@ mod tests {
     }
 
     fn check(line: &str) -> Result<Option<TestCommand>> {
-        check_command(&words(line), &packages())
+        check_command(&words(line), &packages(), &["test", "clippy"])
     }
 
     #[test]

@@ -34,6 +34,12 @@ pub fn all() -> Vec<Stage> {
             opt_in: None,
         },
         Stage {
+            name: "modules",
+            what: "no module cycle within a crate beyond the allowed ones",
+            run: modules,
+            opt_in: None,
+        },
+        Stage {
             name: "clippy",
             what: "cargo clippy --workspace --all-targets -- -D warnings",
             run: clippy,
@@ -86,6 +92,11 @@ fn layering(root: &Path) -> Result<TestCounts> {
     Ok(TestCounts::default())
 }
 
+fn modules(root: &Path) -> Result<TestCounts> {
+    crate::modules::run(root)?;
+    Ok(TestCounts::default())
+}
+
 fn clippy(root: &Path) -> Result<TestCounts> {
     cmd::run(cmd::cargo().current_dir(root).args([
         "clippy",
@@ -116,7 +127,8 @@ fn book(root: &Path) -> Result<TestCounts> {
 
 /// After `test`, so the test binaries it lists are already built.
 fn book_commands(root: &Path) -> Result<TestCounts> {
-    crate::book_lint::run(root)?;
+    let names: Vec<&str> = all().iter().map(|s| s.name).collect();
+    crate::book_lint::run(root, &names)?;
     Ok(TestCounts::default())
 }
 
