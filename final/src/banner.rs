@@ -18,12 +18,10 @@ pub const ENDPOINT_LABEL: &str = "endpoint:";
 /// without one.
 pub const DUMMY_CREDENTIALS: &str = "AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local";
 
-// ANCHOR: cli_example
 /// The AWS CLI command the banner suggests (and the book shows).
 pub fn cli_example(endpoint: &str, region: &str) -> String {
     format!("aws dynamodb list-tables --endpoint-url {endpoint} --region {region}")
 }
-// ANCHOR_END: cli_example
 
 /// `http://<address>`; an unspecified address (`0.0.0.0`) is shown as
 /// loopback, which is where a local client reaches it.

@@ -145,7 +145,6 @@ impl fmt::Debug for Flag {
     }
 }
 
-// ANCHOR: flags
 /// Every flag of the server.
 pub const FLAGS: &[Flag] = &[
     Flag {
@@ -274,7 +273,6 @@ pub const FLAGS: &[Flag] = &[
         },
     },
 ];
-// ANCHOR_END: flags
 
 /// A switch's variable: `1`/`true`/`on`/`yes` or `0`/`false`/`off`/`no`.
 fn switch(text: &str) -> Result<bool, String> {

@@ -2,7 +2,7 @@
 //! step 3's tables use, replicated three ways.
 //!
 //! [`ReplicationGroup`] implements step 1's [`StorageEngine`], so a step 3
-//! [`Table`](step03_partitioning::table::Table) runs on replication groups
+//! `Table` runs on replication groups
 //! unchanged — its engine factory simply opens a group in each partition's
 //! directory ([`GroupOptions::factory`]):
 //!

@@ -93,7 +93,6 @@ impl Metrics {
         stats.seconds += seconds;
     }
 
-    // ANCHOR: render
     /// The whole page. Blocking (it reads every table's partition
     /// summaries): call it from a blocking thread.
     pub fn render(&self, backend: &Backend) -> String {
@@ -109,7 +108,6 @@ impl Metrics {
         render_process(&mut out);
         out
     }
-    // ANCHOR_END: render
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {

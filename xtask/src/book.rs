@@ -3,35 +3,45 @@
 //! mdBook quietly includes nothing for an anchor that does not exist, so a
 //! renamed `// ANCHOR:` would leave a chapter with an empty code block. The
 //! checks here make every `{{#include}}` resolve to non-empty text and every
-//! relative link point at a file (and heading) that exists.
+//! relative link point at a file (and heading) that exists; every anchor in
+//! the code is included somewhere ([`crate::anchors`]); and, once built, every
+//! page links only to pages, ids and images that exist ([`crate::built_book`]).
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::cmd::Result;
 
 /// Builds the book at `book_root` (the directory holding book.toml).
 pub fn build(book_root: &Path) -> Result<()> {
-    let problems = check(book_root)?;
-    if !problems.is_empty() {
-        return Err(format!(
-            "the book has {} broken include(s) or link(s):\n  {}",
-            problems.len(),
-            problems.join("\n  ")
-        ));
-    }
+    let mut problems = check(book_root)?;
+    let root = book_root.parent().unwrap_or(book_root);
+    problems.extend(crate::anchors::unused(root, &book_root.join("src"))?);
+    fail_on("broken include(s), link(s) or unused anchor(s)", &problems)?;
     let book =
         mdbook_driver::MDBook::load(book_root).map_err(|e| format!("loading the book: {e:#}"))?;
     book.build()
         .map_err(|e| format!("building the book: {e:#}"))?;
-    Ok(())
+    let built = crate::built_book::check(&book.build_dir_for("html"))?;
+    fail_on("problem(s) in the built pages", &built)
+}
+
+fn fail_on(what: &str, problems: &[String]) -> Result<()> {
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "the book has {} {what}:\n  {}",
+        problems.len(),
+        problems.join("\n  ")
+    ))
 }
 
 /// Every problem in the book's sources, as `file:line: what`.
 pub fn check(book_root: &Path) -> Result<Vec<String>> {
     let src = book_root.join("src");
     let mut problems = Vec::new();
-    for file in markdown_files(&src)? {
+    for file in crate::book_source::markdown_files(&src)? {
         let text =
             fs::read_to_string(&file).map_err(|e| format!("reading {}: {e}", file.display()))?;
         let shown = file.strip_prefix(book_root).unwrap_or(&file).to_path_buf();
@@ -43,26 +53,6 @@ pub fn check(book_root: &Path) -> Result<Vec<String>> {
     Ok(problems)
 }
 
-fn markdown_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let entries = fs::read_dir(&dir).map_err(|e| format!("reading {}: {e}", dir.display()))?;
-        for entry in entries {
-            let path = entry
-                .map_err(|e| format!("reading {}: {e}", dir.display()))?
-                .path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.extension().is_some_and(|e| e == "md") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    Ok(files)
-}
-
 /// Checks one chapter; `dir` is the chapter's directory, against which its
 /// includes and links resolve. Returns `(line, problem)` pairs.
 pub fn check_chapter(text: &str, dir: &Path) -> Vec<(usize, String)> {
@@ -70,7 +60,7 @@ pub fn check_chapter(text: &str, dir: &Path) -> Vec<(usize, String)> {
     let mut in_fence = false;
     for (index, line) in text.lines().enumerate() {
         let number = index + 1;
-        for include in includes(line) {
+        for include in crate::book_source::includes(line) {
             if let Err(problem) = check_include(&include, dir) {
                 problems.push((number, problem));
             }
@@ -91,29 +81,6 @@ pub fn check_chapter(text: &str, dir: &Path) -> Vec<(usize, String)> {
     problems
 }
 
-/// The arguments of every `{{#include ...}}` and `{{#rustdoc_include ...}}` on a line.
-fn includes(line: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut rest = line;
-    while let Some(start) = rest.find("{{#") {
-        let escaped = rest[..start].ends_with('\\');
-        let after = &rest[start + 3..];
-        let Some(end) = after.find("}}") else { break };
-        let directive = after[..end].trim();
-        rest = &after[end + 2..];
-        if escaped {
-            continue;
-        }
-        for keyword in ["include ", "rustdoc_include "] {
-            if let Some(argument) = directive.strip_prefix(keyword) {
-                found.push(argument.trim().to_string());
-            }
-        }
-    }
-    found
-}
-
-// ANCHOR: check_include
 fn check_include(argument: &str, dir: &Path) -> std::result::Result<(), String> {
     let mut parts = argument.splitn(2, ':');
     let path = parts.next().unwrap_or_default();
@@ -138,7 +105,6 @@ fn check_include(argument: &str, dir: &Path) -> std::result::Result<(), String> 
     }
     Ok(())
 }
-// ANCHOR_END: check_include
 
 /// The text between `ANCHOR: name` and `ANCHOR_END: name`, without marker lines.
 fn anchored(text: &str, anchor: &str) -> Option<String> {

@@ -29,6 +29,22 @@ pub fn target_dir(root: &Path) -> PathBuf {
     }
 }
 
+/// The bytes of every file under `dir`, found by walking it (0 if it does
+/// not exist). Symbolic links are not followed.
+pub fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(meta) if meta.is_dir() => dir_bytes(&entry.path()),
+            Ok(meta) => meta.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
 /// Shows a command the way a person would type it.
 pub fn display(command: &Command) -> String {
     let mut text = command.get_program().to_string_lossy().into_owned();

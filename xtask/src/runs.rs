@@ -17,7 +17,6 @@ pub struct Bench {
     pub what: &'static str,
 }
 
-// ANCHOR: benches
 pub const BENCHES: &[Bench] = &[
     Bench {
         name: "wal",
@@ -48,7 +47,6 @@ pub const BENCHES: &[Bench] = &[
         what: "3-replica writes over loopback TCP against single-copy KvStore writes",
     },
 ];
-// ANCHOR_END: benches
 
 /// Crash tests that read `MINIDYNAMO_CRASH_KILLS` for their number of kills.
 pub const CRASH_TESTS: &[(&str, &str)] = &[

@@ -34,13 +34,13 @@ const THROUGHPUT_FLOOR: f64 = 0.9;
 const ROUNDS_MAX: u64 = 1000;
 
 #[derive(Debug)]
-struct Options {
+pub struct Options {
     rounds: u64,
     round: Duration,
     replicas: Option<String>,
 }
 
-fn parse(args: &[&str]) -> Result<Options> {
+pub fn parse(args: &[&str]) -> Result<Options> {
     let mut options = Options {
         rounds: 8,
         round: Duration::from_secs(30),
@@ -126,7 +126,7 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
         let round = Round {
             writes_per_second: cell.ops_per_second(),
             resident_bytes: resident_bytes(server.pid())?,
-            disk_bytes: dir_bytes(&data_dir),
+            disk_bytes: cmd::dir_bytes(&data_dir),
         };
         println!(
             "{number:>5}  {:>8.0}  {:>11.1}  {:>11.1}",
@@ -232,21 +232,6 @@ fn resident_bytes(pid: u32) -> Result<u64> {
         })
         .map(|kb| kb * 1024)
         .ok_or_else(|| "no VmRSS in the server's /proc status".to_string())
-}
-
-/// The bytes of every file under `dir` (bounded by the tree's size).
-fn dir_bytes(dir: &Path) -> u64 {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|entry| match entry.metadata() {
-            Ok(meta) if meta.is_dir() => dir_bytes(&entry.path()),
-            Ok(meta) => meta.len(),
-            Err(_) => 0,
-        })
-        .sum()
 }
 
 #[cfg(test)]

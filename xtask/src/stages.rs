@@ -19,13 +19,24 @@ pub struct Stage {
     pub opt_in: Option<&'static str>,
 }
 
-// ANCHOR: stages
 pub fn all() -> Vec<Stage> {
     vec![
         Stage {
             name: "fmt",
             what: "cargo fmt --all --check",
             run: fmt,
+            opt_in: None,
+        },
+        Stage {
+            name: "layering",
+            what: "steps use only earlier steps, and use what they depend on",
+            run: layering,
+            opt_in: None,
+        },
+        Stage {
+            name: "modules",
+            what: "no module cycle within a crate beyond the allowed ones",
+            run: modules,
             opt_in: None,
         },
         Stage {
@@ -47,6 +58,12 @@ pub fn all() -> Vec<Stage> {
             opt_in: None,
         },
         Stage {
+            name: "book-commands",
+            what: "every cargo command in the book parses; each cargo test selects a test",
+            run: book_commands,
+            opt_in: None,
+        },
+        Stage {
             name: "workshop",
             what: "strip every step's exercises: compiles, fails; solution passes",
             run: workshop,
@@ -60,7 +77,6 @@ pub fn all() -> Vec<Stage> {
         },
     ]
 }
-// ANCHOR_END: stages
 
 fn fmt(root: &Path) -> Result<TestCounts> {
     cmd::run(
@@ -68,6 +84,16 @@ fn fmt(root: &Path) -> Result<TestCounts> {
             .current_dir(root)
             .args(["fmt", "--all", "--check"]),
     )?;
+    Ok(TestCounts::default())
+}
+
+fn layering(root: &Path) -> Result<TestCounts> {
+    crate::layering::run(root)?;
+    Ok(TestCounts::default())
+}
+
+fn modules(root: &Path) -> Result<TestCounts> {
+    crate::modules::run(root)?;
     Ok(TestCounts::default())
 }
 
@@ -99,6 +125,13 @@ fn book(root: &Path) -> Result<TestCounts> {
     Ok(TestCounts::default())
 }
 
+/// After `test`, so the test binaries it lists are already built.
+fn book_commands(root: &Path) -> Result<TestCounts> {
+    let names: Vec<&str> = all().iter().map(|s| s.name).collect();
+    crate::book_lint::run(root, &names)?;
+    Ok(TestCounts::default())
+}
+
 fn workshop(root: &Path) -> Result<TestCounts> {
     crate::workshop::check(root)?;
     Ok(TestCounts::default())
@@ -113,9 +146,49 @@ fn clients(root: &Path) -> Result<TestCounts> {
     crate::clients::run(root)
 }
 
+/// What one stage cost: wall time, and the target directory's size after it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cost {
+    pub stage: &'static str,
+    pub seconds: f64,
+    pub target_bytes: u64,
+}
+
+/// The per-stage table printed at the end of a run.
+pub fn cost_table(costs: &[Cost]) -> String {
+    let mut table = String::from(
+        "stage           time     target after
+",
+    );
+    for cost in costs {
+        let minutes = cost.seconds / 60.0;
+        let gib = cost.target_bytes as f64 / f64::from(1u32 << 30);
+        table.push_str(&format!(
+            "{:<14} {:>6.1} min {:>8.2} GiB\n",
+            cost.stage, minutes, gib
+        ));
+    }
+    table
+}
+
 /// Runs the stages in order, stopping at the first failure, and closes with
-/// one summary line of the tests run.
+/// the per-stage table of time and disk and one summary line of the tests run.
 pub fn run(root: &Path, only: Option<&str>) -> Result<()> {
+    let mut costs = Vec::new();
+    let result = run_stages(root, only, &mut costs);
+    if !costs.is_empty() {
+        print!(
+            "==> cost per stage ({}):\n{}",
+            cmd::target_dir(root).display(),
+            cost_table(&costs)
+        );
+    }
+    let counts = result?;
+    println!("tests: {} passed, {} failed", counts.passed, counts.failed);
+    Ok(())
+}
+
+fn run_stages(root: &Path, only: Option<&str>, costs: &mut Vec<Cost>) -> Result<TestCounts> {
     let stages: Vec<Stage> = all()
         .into_iter()
         .filter(|s| only.is_none_or(|name| s.name == name))
@@ -148,6 +221,11 @@ pub fn run(root: &Path, only: Option<&str>) -> Result<()> {
         let stage_started = Instant::now();
         let result = (stage.run)(root);
         let seconds = stage_started.elapsed().as_secs_f64();
+        costs.push(Cost {
+            stage: stage.name,
+            seconds,
+            target_bytes: cmd::dir_bytes(&cmd::target_dir(root)),
+        });
         match result {
             Ok(found) => {
                 ran += 1;
@@ -177,6 +255,37 @@ pub fn run(root: &Path, only: Option<&str>) -> Result<()> {
             total - ran
         );
     }
-    println!("tests: {} passed, {} failed", counts.passed, counts.failed);
-    Ok(())
+    Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cost_table_has_a_row_per_stage() {
+        let costs = [
+            Cost {
+                stage: "fmt",
+                seconds: 3.0,
+                target_bytes: 0,
+            },
+            Cost {
+                stage: "test",
+                seconds: 600.0,
+                target_bytes: 3 << 30,
+            },
+        ];
+        let table = cost_table(&costs);
+        let rows: Vec<&str> = table.lines().collect();
+        assert_eq!(rows.len(), 3, "{table}");
+        assert!(
+            rows[1].starts_with("fmt") && rows[1].contains("0.1 min"),
+            "{table}"
+        );
+        assert!(
+            rows[2].contains("10.0 min") && rows[2].ends_with("3.00 GiB"),
+            "{table}"
+        );
+    }
 }

@@ -39,7 +39,6 @@ impl TableStatus {
     }
 }
 
-// ANCHOR: description
 /// The description of `meta` with `status`, `items` items of `bytes` bytes.
 /// DeleteTable's description leaves out the key schema and attribute
 /// definitions, as DynamoDB's does.
@@ -99,7 +98,6 @@ pub fn table_description(
     );
     Json::Object(d)
 }
-// ANCHOR_END: description
 
 fn key_schema_json(meta: &TableMeta) -> Json {
     let mut schema = vec![json!({"AttributeName": meta.partition_key.name, "KeyType": "HASH"})];

@@ -63,7 +63,6 @@ pub fn segment_of(segment: Option<i64>, total: Option<i64>) -> Result<(u32, u32)
 }
 // ANCHOR_END: segments
 
-// ANCHOR: scan
 pub fn scan(ctx: &RequestContext, input: Json) -> Result<Reply, ApiError> {
     // 1. Validate.
     let mut input = Members::from_json(input)?;
@@ -148,7 +147,6 @@ pub fn scan(ctx: &RequestContext, input: Json) -> Result<Reply, ApiError> {
         },
     )
 }
-// ANCHOR_END: scan
 
 #[cfg(test)]
 mod tests {

@@ -199,7 +199,6 @@ fn not_yet(feature: &str) -> ApiError {
     ApiError::validation(format!("{feature} are not supported by this server yet"))
 }
 
-// ANCHOR: create_table
 pub fn create_table(ctx: &RequestContext, input: Json) -> Result<Reply, ApiError> {
     let mut input = Members::from_json(input)?;
     let mut checks = Checks::default();
@@ -292,7 +291,6 @@ pub fn create_table(ctx: &RequestContext, input: Json) -> Result<Reply, ApiError
     let description = table_description(&ctx.backend, &meta, TableStatus::Creating, (0, 0));
     Ok(Reply::Json(json!({ "TableDescription": description })))
 }
-// ANCHOR_END: create_table
 
 /// Key schema and attribute definitions against each other; returns the
 /// partition and sort key definitions.
@@ -410,7 +408,6 @@ pub fn delete_table(ctx: &RequestContext, input: Json) -> Result<Reply, ApiError
     Ok(Reply::Json(json!({ "TableDescription": description })))
 }
 
-// ANCHOR: update_table
 pub fn update_table(ctx: &RequestContext, input: Json) -> Result<Reply, ApiError> {
     let mut input = Members::from_json(input)?;
     let mut checks = Checks::default();
@@ -474,7 +471,6 @@ pub fn update_table(ctx: &RequestContext, input: Json) -> Result<Reply, ApiError
     let description = table_description(&ctx.backend, &meta, TableStatus::Updating, table.size()?);
     Ok(Reply::Json(json!({ "TableDescription": description })))
 }
-// ANCHOR_END: update_table
 
 /// The billing part of UpdateTable, on the table's metadata.
 fn change_billing(

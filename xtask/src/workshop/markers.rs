@@ -99,7 +99,6 @@ impl fmt::Display for MarkerError {
     }
 }
 
-// ANCHOR: parse_markers
 /// Finds every exercise region in `source`. `file` is only used for reports;
 /// `expected_step` is the step number of the crate the file belongs to.
 pub fn parse_markers(
@@ -190,7 +189,6 @@ pub fn parse_markers(
         Err(errors)
     }
 }
-// ANCHOR_END: parse_markers
 
 /// Parses what follows `// EXERCISE(`: `NN.M): task`.
 fn parse_start(rest: &str) -> Result<(ExerciseId, String), String> {
@@ -241,7 +239,6 @@ pub struct Stripped {
     pub original_line: Vec<usize>,
 }
 
-// ANCHOR: strip
 /// Replaces each region of `exercises` (all from this file) by its `todo!()`.
 pub fn strip(source: &str, exercises: &[Exercise]) -> Stripped {
     let mut text = String::with_capacity(source.len());
@@ -268,7 +265,6 @@ pub fn strip(source: &str, exercises: &[Exercise]) -> Stripped {
         original_line,
     }
 }
-// ANCHOR_END: strip
 
 #[cfg(test)]
 mod tests {

@@ -479,7 +479,6 @@ pub fn check(root: &Path) -> Result<()> {
     check_in(root, &cmd::target_dir(root))
 }
 
-// ANCHOR: check
 /// Checks every step's exercises. The original builds in `target`; the
 /// stripped copies are written under it, one at a time in one place, and
 /// share a target directory of their own, so the registry dependencies are
@@ -548,7 +547,6 @@ pub fn check_in(root: &Path, target: &Path) -> Result<()> {
         ))
     }
 }
-// ANCHOR_END: check
 
 /// The last lines of a long output, enough to see why something failed.
 fn tail(output: &str) -> String {
