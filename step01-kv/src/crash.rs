@@ -13,9 +13,14 @@
 //!   schedule;
 //! * self-checking values ([`value_for`], [`check_intact`]): every value is
 //!   its key repeated, so a reader can tell a damaged value from a good one
-//!   without knowing which write produced it.
+//!   without knowing which write produced it;
+//! * the kill itself ([`run_and_kill`]) and the writer's report as it was
+//!   when it died ([`complete_lines`]).
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The environment variable holding the number of kills.
 pub const KILLS_ENV: &str = "MINIDYNAMO_CRASH_KILLS";
@@ -114,6 +119,63 @@ pub fn check_intact(key: &[u8], value: &[u8]) -> Result<(), String> {
     }
 }
 
+/// Starts `writer DIR ROUND THREADS`, lets it run for `run`, SIGKILLs it
+/// and returns what it printed on standard output. A writer that exited by
+/// itself before the kill is an error, with what it said on standard error.
+pub fn run_and_kill(
+    writer: &Path,
+    dir: &Path,
+    round: u64,
+    threads: u32,
+    run: Duration,
+) -> Result<Vec<u8>, String> {
+    let mut child = Command::new(writer)
+        .arg(dir)
+        .arg(round.to_string())
+        .arg(threads.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("starting {}: {e}", writer.display()))?;
+    let mut stdout = child.stdout.take().ok_or("the writer has no stdout")?;
+    // Read while it runs, so a full pipe never blocks the writer.
+    let reader = std::thread::spawn(move || {
+        let mut output = Vec::new();
+        stdout.read_to_end(&mut output).map(|_| output)
+    });
+    std::thread::sleep(run);
+    if let Ok(Some(status)) = child.try_wait() {
+        let mut stderr = String::new();
+        if let Some(mut pipe) = child.stderr.take() {
+            let _ = pipe.read_to_string(&mut stderr);
+        }
+        return Err(format!("the writer exited by itself ({status}): {stderr}"));
+    }
+    child
+        .kill()
+        .map_err(|e| format!("killing the writer: {e}"))?; // SIGKILL
+    child
+        .wait()
+        .map_err(|e| format!("reaping the writer: {e}"))?;
+    reader
+        .join()
+        .map_err(|_| "the output reader panicked".to_string())?
+        .map_err(|e| format!("reading the writer's output: {e}"))
+}
+
+/// The lines of a killed writer's output that it finished: a last line
+/// without its newline was cut by the kill and is not a report we got.
+pub fn complete_lines(output: &[u8]) -> impl Iterator<Item = &str> {
+    let complete = match output.iter().rposition(|&b| b == b'\n') {
+        Some(end) => &output[..=end],
+        None => &[],
+    };
+    complete
+        .split(|&b| b == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| std::str::from_utf8(line).unwrap_or("").trim_end())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,5 +218,13 @@ mod tests {
         assert!(check_intact(b"k/1", b"").is_err());
         assert!(check_intact(b"k/1", b"k/1k/2").is_err());
         assert!(check_intact(b"k/1", b"k/1k/").is_err());
+    }
+
+    #[test]
+    fn a_line_cut_by_the_kill_is_not_reported() {
+        let lines: Vec<&str> = complete_lines(b"ack a\nack b\nack c").collect();
+        assert_eq!(lines, ["ack a", "ack b"]);
+        assert_eq!(complete_lines(b"ack").count(), 0);
+        assert_eq!(complete_lines(b"").count(), 0);
     }
 }

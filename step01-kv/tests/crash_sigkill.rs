@@ -8,10 +8,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
-use step01_kv::crash::{CrashPlan, CrashRng, check_intact};
+use step01_kv::crash::{CrashPlan, CrashRng, check_intact, complete_lines, run_and_kill};
 use step01_kv::engine::{KeyRange, ScanDirection, StorageEngine};
 use step01_kv::store::{KvOptions, KvStore};
 
@@ -23,23 +22,12 @@ const RUN_MS_MAX: u64 = 250;
 /// The writer prints `ack KEY...` lines. A line without its newline was cut
 /// by the kill and is not an acknowledgement we received.
 fn parse_acks(output: &[u8]) -> Vec<Vec<String>> {
-    let mut acks = Vec::new();
-    let mut reader = BufReader::new(output);
-    let mut line = Vec::new();
-    while reader.read_until(b'\n', &mut line).unwrap() > 0 {
-        if line.last() == Some(&b'\n') {
-            let text = std::str::from_utf8(&line).unwrap().trim_end();
-            let keys: Vec<String> = text
-                .strip_prefix("ack ")
-                .unwrap()
-                .split(' ')
-                .map(String::from)
-                .collect();
-            acks.push(keys);
-        }
-        line.clear();
-    }
-    acks
+    complete_lines(output)
+        .map(|line| {
+            let keys = line.strip_prefix("ack ").unwrap();
+            keys.split(' ').map(String::from).collect()
+        })
+        .collect()
 }
 
 #[test]
@@ -53,35 +41,16 @@ fn crash_acknowledged_writes_survive_sigkill() {
     let mut acknowledged: Vec<String> = Vec::new();
 
     for round in 0..kills {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kv-crash-writer"))
-            .arg(dir.path())
-            .arg(round.to_string())
-            .arg(WRITER_THREADS.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdout = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            let mut output = Vec::new();
-            stdout.read_to_end(&mut output).unwrap();
-            output
-        });
-
-        std::thread::sleep(Duration::from_millis(rng.below(RUN_MS_MAX)));
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut stderr = String::new();
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut stderr)
-                .unwrap();
-            panic!("round {round}: the writer exited by itself ({status}): {stderr}");
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        let acks = parse_acks(&reader.join().unwrap());
+        let run = Duration::from_millis(rng.below(RUN_MS_MAX));
+        let output = run_and_kill(
+            Path::new(env!("CARGO_BIN_EXE_kv-crash-writer")),
+            dir.path(),
+            round,
+            WRITER_THREADS,
+            run,
+        )
+        .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        let acks = parse_acks(&output);
 
         let store = KvStore::open(dir.path(), KvOptions::default())
             .unwrap_or_else(|e| panic!("round {round} (seed {seed}): recovery failed: {e}"));

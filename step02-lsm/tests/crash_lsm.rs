@@ -15,10 +15,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
-use step01_kv::crash::{CrashPlan, CrashRng, check_intact};
+use step01_kv::crash::{CrashPlan, CrashRng, check_intact, complete_lines, run_and_kill};
 use step01_kv::engine::{KeyRange, ScanDirection, StorageEngine};
 use step02_lsm::lsm::{Lsm, LsmOptions, TABLES_DIR_NAME, table_path};
 
@@ -57,25 +56,19 @@ struct Report {
 /// received.
 fn parse(output: &[u8]) -> Report {
     let mut report = Report::default();
-    let mut reader = BufReader::new(output);
-    let mut line = Vec::new();
-    while reader.read_until(b'\n', &mut line).unwrap() > 0 {
-        if line.last() == Some(&b'\n') {
-            let text = std::str::from_utf8(&line).unwrap().trim_end();
-            let mut words = text.split(' ');
-            match words.next() {
-                Some("ack") => report.acked.extend(words.map(String::from)),
-                Some("del") => report.deleted.extend(words.map(String::from)),
-                Some("deleting") => report.deleting.extend(words.map(String::from)),
-                Some("stats") => {
-                    let mut numbers = words.map(|w| w.parse::<u64>().unwrap());
-                    report.flushes = numbers.next().unwrap();
-                    report.compactions = numbers.next().unwrap();
-                }
-                other => panic!("unexpected line {other:?}"),
+    for line in complete_lines(output) {
+        let mut words = line.split(' ');
+        match words.next() {
+            Some("ack") => report.acked.extend(words.map(String::from)),
+            Some("del") => report.deleted.extend(words.map(String::from)),
+            Some("deleting") => report.deleting.extend(words.map(String::from)),
+            Some("stats") => {
+                let mut numbers = words.map(|w| w.parse::<u64>().unwrap());
+                report.flushes = numbers.next().unwrap();
+                report.compactions = numbers.next().unwrap();
             }
+            other => panic!("unexpected line {other:?}"),
         }
-        line.clear();
     }
     report
 }
@@ -92,36 +85,16 @@ fn crash_acknowledged_writes_survive_sigkill_during_flushes_and_compactions() {
     let (mut flushes, mut compactions, mut orphans) = (0, 0, 0);
 
     for round in 0..kills {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lsm-crash-writer"))
-            .arg(dir.path())
-            .arg(round.to_string())
-            .arg(WRITER_THREADS.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdout = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            let mut output = Vec::new();
-            stdout.read_to_end(&mut output).unwrap();
-            output
-        });
-
-        let run_ms = RUN_MS_MIN + rng.below(RUN_MS_MAX - RUN_MS_MIN);
-        std::thread::sleep(Duration::from_millis(run_ms));
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut stderr = String::new();
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut stderr)
-                .unwrap();
-            panic!("round {round}: the writer exited by itself ({status}): {stderr}");
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        let report = parse(&reader.join().unwrap());
+        let run = Duration::from_millis(RUN_MS_MIN + rng.below(RUN_MS_MAX - RUN_MS_MIN));
+        let output = run_and_kill(
+            Path::new(env!("CARGO_BIN_EXE_lsm-crash-writer")),
+            dir.path(),
+            round,
+            WRITER_THREADS,
+            run,
+        )
+        .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        let report = parse(&output);
         flushes += report.flushes;
         compactions += report.compactions;
 

@@ -118,17 +118,26 @@
 //! the way a simulator would, but on real threads and disks.
 
 mod driver;
+mod hooks;
 pub mod machine;
+mod options;
+mod probe;
+pub mod query;
 pub mod staging;
 
 pub use driver::{EngineOpener, INBOX_EVENTS_MAX, PENDING_REQUESTS_MAX, STOP_DEADLINE_MS};
 pub use machine::{APPLIED_INDEX_KEY, PARTITION_SNAPSHOT_BYTES_MAX, PartitionMachine};
+pub use options::{
+    ATTEMPT_TIMEOUT_MS, ENGINE_FSYNC_INTERVAL_MS, EVENTUAL_ATTEMPT_TIMEOUT_MS,
+    GROUP_SNAPSHOT_INTERVAL_ENTRIES_DEFAULT, GroupOptions, READ_DEADLINE_MS, REPLICAS_DEFAULT,
+    REPLICAS_MAX, RETRY_PAUSE_MS, WRITE_DEADLINE_MS, WRITE_PAYLOAD_BYTES_MAX,
+};
+pub use probe::GroupProbe;
 
 use crate::replica::{Options, Reply, Request, Role, Status};
-use crate::timing::TICK_NOMINAL_MS;
 use crate::types::{LogIndex, NodeId};
 use driver::{Event, ReplicaSetup, ReplicaThread, Switchboard, start_replica};
-use machine::{
+use query::{
     decode_get_reply, decode_scan_reply, decode_write_reply, get_query, is_ok_reply, scan_query,
 };
 use std::collections::BTreeMap;
@@ -146,123 +155,7 @@ use step01_kv::engine::{
     StorageError, WriteBatch,
 };
 use step01_kv::store::encode_batch;
-use step01_kv::wal::{FsyncPolicy, RECORD_PAYLOAD_BYTES_MAX, WalOptions};
-use step02_lsm::lsm::{Lsm, LsmOptions};
-
-/// Replicas per group unless [`GroupOptions`] says otherwise: DynamoDB's
-/// three, one per availability zone.
-pub const REPLICAS_DEFAULT: u64 = 3;
-/// The most replicas a group may have.
-pub const REPLICAS_MAX: u64 = 7;
-/// How long a write keeps trying before it fails, in milliseconds: long
-/// enough for several elections (each 100-200 ms).
-pub const WRITE_DEADLINE_MS: u64 = 10_000;
-/// How long a read keeps trying before it fails, in milliseconds.
-pub const READ_DEADLINE_MS: u64 = 10_000;
-/// How long one attempt waits for one replica's reply, in milliseconds.
-pub const ATTEMPT_TIMEOUT_MS: u64 = 2_000;
-/// How long an eventually consistent read waits for the replica it chose
-/// before it asks the leader instead, in milliseconds: a stalled replica
-/// should cost a read little more than the leader would.
-pub const EVENTUAL_ATTEMPT_TIMEOUT_MS: u64 = 500;
-/// The pause before retrying when no replica knows a leader, in
-/// milliseconds: about one tick.
-pub const RETRY_PAUSE_MS: u64 = 10;
-/// The largest encoded batch a write may carry, in bytes: it must fit in
-/// one record of every replica's log with room for the entry's header.
-pub const WRITE_PAYLOAD_BYTES_MAX: usize = RECORD_PAYLOAD_BYTES_MAX - 1024;
-/// How often a replica's engine fsyncs its own log in the background, in
-/// milliseconds. The engine needs no fsync per write: the Raft log is the
-/// durable record, and the engine knows which prefix of it it holds.
-pub const ENGINE_FSYNC_INTERVAL_MS: u64 = 200;
-/// Entries between log compactions unless [`GroupOptions`] says
-/// otherwise. A compaction costs one engine sync and a rewrite of the few
-/// entries kept, so it can be frequent: this bounds each replica's log in
-/// memory and on disk (see `replica/snapshot.rs` for the other bounds).
-pub const GROUP_SNAPSHOT_INTERVAL_ENTRIES_DEFAULT: u64 = 1024;
-
-/// How a replication group is set up.
-pub struct GroupOptions<E> {
-    /// Voters of a new group (ignored when the group exists).
-    pub replicas: u64,
-    /// Opens one replica's engine in its directory.
-    pub engine: Arc<EngineOpener<E>>,
-    /// The replicas' knobs (snapshot interval).
-    pub raft: Options,
-    /// The length of one tick.
-    pub tick: Duration,
-}
-
-impl<E> Clone for GroupOptions<E> {
-    fn clone(&self) -> Self {
-        GroupOptions {
-            replicas: self.replicas,
-            engine: Arc::clone(&self.engine),
-            raft: self.raft,
-            tick: self.tick,
-        }
-    }
-}
-
-impl<E> fmt::Debug for GroupOptions<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GroupOptions")
-            .field("replicas", &self.replicas)
-            .field("raft", &self.raft)
-            .field("tick", &self.tick)
-            .finish_non_exhaustive()
-    }
-}
-
-impl GroupOptions<Lsm> {
-    /// Three replicas, each on step 2's LSM tree with `lsm`'s sizes and a
-    /// background fsync every [`ENGINE_FSYNC_INTERVAL_MS`].
-    pub fn lsm(lsm: LsmOptions) -> GroupOptions<Lsm> {
-        let lsm = LsmOptions {
-            wal: WalOptions {
-                fsync: FsyncPolicy::Interval(Duration::from_millis(ENGINE_FSYNC_INTERVAL_MS)),
-                ..lsm.wal
-            },
-            ..lsm
-        };
-        GroupOptions::with_engine(move |dir: &Path| Lsm::open(dir, lsm))
-    }
-}
-
-impl Default for GroupOptions<Lsm> {
-    fn default() -> Self {
-        GroupOptions::lsm(LsmOptions::default())
-    }
-}
-
-impl<E: StorageEngine + 'static> GroupOptions<E> {
-    /// Three replicas on engines that `open` opens.
-    pub fn with_engine(
-        open: impl Fn(&Path) -> Result<E> + Send + Sync + 'static,
-    ) -> GroupOptions<E> {
-        GroupOptions {
-            replicas: REPLICAS_DEFAULT,
-            engine: Arc::new(open),
-            raft: Options {
-                snapshot_interval_entries: GROUP_SNAPSHOT_INTERVAL_ENTRIES_DEFAULT,
-                ..Options::default()
-            },
-            tick: Duration::from_millis(TICK_NOMINAL_MS),
-        }
-    }
-
-    // ANCHOR: factory
-    /// A step 3 engine factory: each partition directory becomes a group.
-    ///
-    /// ```ignore
-    /// let table = Table::open(dir, schema, TableOptions::default(),
-    ///                         GroupOptions::default().factory())?;
-    /// ```
-    pub fn factory(self) -> impl Fn(&Path) -> Result<ReplicationGroup<E>> + Send + Sync + 'static {
-        move |dir: &Path| ReplicationGroup::open(dir, self.clone())
-    }
-    // ANCHOR_END: factory
-}
+use step02_lsm::lsm::Lsm;
 
 /// Why one attempt at one replica got no reply.
 #[derive(Debug)]
@@ -512,42 +405,6 @@ impl<E: StorageEngine + 'static> ReplicationGroup<E> {
         Ok(())
     }
 
-    /// For tests: freezes replica `id` (it keeps its state and handles
-    /// nothing, as a process stalled on a disk would) until
-    /// [`ReplicationGroup::resume_replica`]. Messages to it pile up in its
-    /// inbox and are dropped when it is full; the protocol resends them.
-    /// Returns whether the replica runs.
-    pub fn pause_replica(&self, id: NodeId) -> bool {
-        self.set_paused(id, true)
-    }
-
-    /// For tests: lets a paused replica go on. Returns whether it runs.
-    pub fn resume_replica(&self, id: NodeId) -> bool {
-        self.set_paused(id, false)
-    }
-
-    fn set_paused(&self, id: NodeId, paused: bool) -> bool {
-        match self.replicas().get(&id).and_then(Option::as_ref) {
-            Some(thread) => {
-                thread.set_paused(paused);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// For tests: an eventually consistent read at replica `id` only,
-    /// whatever the read floor (see the module documentation).
-    pub fn get_at(&self, id: NodeId, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let deadline = Instant::now() + Duration::from_millis(READ_DEADLINE_MS);
-        let request = Request::EventualRead(get_query(key));
-        match self.attempt(id, request, deadline) {
-            Ok(Reply::Read { value, .. }) => decode_get_reply(&value),
-            Ok(other) => Err(unexpected(&other)),
-            Err(e) => Err(self.unavailable(&format!("replica {id}: {e:?}"))),
-        }
-    }
-
     // --- Talking to replicas ------------------------------------------------
 
     /// Sends `request` to replica `id` and waits for its reply, until
@@ -689,55 +546,6 @@ impl<E: StorageEngine + 'static> ReplicationGroup<E> {
         StorageError::io(
             &self.inner.dir,
             io::Error::new(io::ErrorKind::TimedOut, what.to_string()),
-        )
-    }
-}
-
-/// A weak, read-only handle on a group's progress: every running
-/// replica's [`Status`] (commit and applied indexes, role, term), for
-/// metrics such as replication lag. It never keeps the group alive; once
-/// the last [`ReplicationGroup`] handle is gone it reports nothing.
-pub struct GroupProbe<E = Lsm> {
-    inner: std::sync::Weak<GroupInner<E>>,
-}
-
-impl<E> Clone for GroupProbe<E> {
-    fn clone(&self) -> Self {
-        GroupProbe {
-            inner: std::sync::Weak::clone(&self.inner),
-        }
-    }
-}
-
-impl<E> fmt::Debug for GroupProbe<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GroupProbe")
-            .field("alive", &self.is_alive())
-            .finish()
-    }
-}
-
-impl<E> GroupProbe<E> {
-    /// Whether the group still runs.
-    pub fn is_alive(&self) -> bool {
-        self.inner.strong_count() > 0
-    }
-
-    /// The status of every running replica, in id order; `None` once the
-    /// group has stopped. Holds the group only while it copies them.
-    pub fn statuses(&self) -> Option<Vec<Status>> {
-        let inner = self.inner.upgrade()?;
-        let replicas = inner
-            .replicas
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        Some(
-            replicas
-                .values()
-                .filter_map(Option::as_ref)
-                .filter(|thread| thread.is_running())
-                .map(ReplicaThread::status)
-                .collect(),
         )
     }
 }

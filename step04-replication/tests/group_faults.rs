@@ -99,18 +99,11 @@ fn killing_the_leader_during_writes_elects_a_new_one_and_loses_no_acknowledged_w
     }
 }
 
-#[test]
-fn a_replica_behind_a_compacted_log_catches_up_from_a_snapshot() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut options = options();
-    options.raft.snapshot_interval_entries = 20;
-    // Keep few entries for followers behind, and send the state in many
-    // small chunks.
-    options.raft.log_retained_entries_max = 10;
-    options.raft.snapshot_chunk_bytes_max = 512;
-    let group = ReplicationGroup::open(dir.path(), options).unwrap();
+/// Writes `before = 1`, waits until a follower has it, stops that follower
+/// and returns it with the last index it holds.
+fn stop_a_follower_after_a_first_write(group: &ReplicationGroup) -> (NodeId, u64) {
     group.put(b"before", b"1").unwrap();
-    let leader = leader_of(&group);
+    let leader = leader_of(group);
     let follower = *group
         .replica_ids()
         .iter()
@@ -121,6 +114,20 @@ fn a_replica_behind_a_compacted_log_catches_up_from_a_snapshot() {
     });
     let behind = group.status(follower).unwrap().last_index;
     group.stop_replica(follower).unwrap();
+    (follower, behind)
+}
+
+#[test]
+fn a_replica_behind_a_compacted_log_catches_up_from_a_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = options();
+    options.raft.snapshot_interval_entries = 20;
+    // Keep few entries for followers behind, and send the state in many
+    // small chunks.
+    options.raft.log_retained_entries_max = 10;
+    options.raft.snapshot_chunk_bytes_max = 512;
+    let group = ReplicationGroup::open(dir.path(), options).unwrap();
+    let (follower, behind) = stop_a_follower_after_a_first_write(&group);
     for i in 0..200 {
         group.put(&key(i), &value(i, 1)).unwrap();
     }
@@ -155,18 +162,7 @@ fn a_replica_a_little_behind_catches_up_by_log_while_the_log_stays_bounded() {
     options.raft.snapshot_interval_entries = 20;
     options.raft.log_retained_entries_max = 100;
     let group = ReplicationGroup::open(dir.path(), options).unwrap();
-    group.put(b"before", b"1").unwrap();
-    let leader = leader_of(&group);
-    let follower = *group
-        .replica_ids()
-        .iter()
-        .find(|&&id| id != leader)
-        .unwrap();
-    eventually("the follower has the first write", || {
-        (group.get_at(follower, b"before").ok()? == Some(b"1".to_vec())).then_some(())
-    });
-    let behind = group.status(follower).unwrap().last_index;
-    group.stop_replica(follower).unwrap();
+    let (follower, behind) = stop_a_follower_after_a_first_write(&group);
     for i in 0..60 {
         group.put(&key(i), &value(i, 1)).unwrap();
     }

@@ -57,6 +57,10 @@
 //! after the engine synced; a restore that crashed half way is finished
 //! from its complete staging file, or undone, before the engine is used.
 
+use super::query::{
+    PAIR_BYTES_MIN, QUERY_GET, QUERY_SCAN, REPLY_FAILED, REPLY_OK, REPLY_REJECTED, read_bound,
+    reply_error,
+};
 use super::staging::{Finished, Staging};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::state_machine::{Chunk, SnapshotError, StateMachine, decode_pairs, encode_pairs};
@@ -88,14 +92,6 @@ const SNAPSHOT_FORMAT_VERSION: u8 = 1;
 const CHECKPOINT_FORMAT_VERSION: u8 = 2;
 const STATE_CLEAN: u8 = 0;
 const STATE_RESTORING: u8 = 1;
-/// The fewest bytes one snapshot entry takes (two empty byte strings).
-const SNAPSHOT_ENTRY_BYTES_MIN: usize = 8;
-
-const QUERY_GET: u8 = 1;
-const QUERY_SCAN: u8 = 2;
-const REPLY_OK: u8 = 0;
-const REPLY_REJECTED: u8 = 1;
-const REPLY_FAILED: u8 = 2;
 
 /// A partition replica's state: an engine and the last log index it holds.
 #[derive(Debug)]
@@ -208,9 +204,15 @@ impl<E: StorageEngine> PartitionMachine<E> {
     }
     // ANCHOR_END: copy_in
 
-    /// Every live entry but the applied record, a chunk at a time.
-    fn for_each_chunk(&self, mut visit: impl FnMut(Vec<KeyValue>) -> Result<()>) -> Result<()> {
-        let mut range = KeyRange::all();
+    /// Every live entry after `after` (all, for `None`) but the applied
+    /// record, in key order, a chunk at a time, until `visit` says stop.
+    fn for_each_chunk(
+        &self,
+        after: Option<&[u8]>,
+        mut visit: impl FnMut(Vec<KeyValue>) -> Result<bool>,
+    ) -> Result<()> {
+        let start = after.map_or(Bound::Unbounded, |key| Bound::Excluded(key.to_vec()));
+        let mut range = KeyRange::new(start, Bound::Unbounded);
         // Each turn visits a full chunk or ends: bounded by the entry count.
         loop {
             let chunk = self
@@ -222,7 +224,9 @@ impl<E: StorageEngine> PartitionMachine<E> {
                 .into_iter()
                 .filter(|(key, _)| key != APPLIED_INDEX_KEY)
                 .collect();
-            visit(entries)?;
+            if !visit(entries)? {
+                return Ok(());
+            }
             match next {
                 Some(last) if full => {
                     range = KeyRange::new(Bound::Excluded(last), Bound::Unbounded)
@@ -236,15 +240,15 @@ impl<E: StorageEngine> PartitionMachine<E> {
     fn clear(&self) -> Result<()> {
         // Deleting while scanning forward from the last key seen is safe:
         // deleted keys lie behind the cursor.
-        self.for_each_chunk(|entries| {
+        self.for_each_chunk(None, |entries| {
             if entries.is_empty() {
-                return Ok(());
+                return Ok(true);
             }
             let mut batch = WriteBatch::new();
             for (key, _) in entries {
                 batch.delete(key);
             }
-            self.engine.write(batch).map(|_| ())
+            self.engine.write(batch).map(|_| true)
         })
     }
 
@@ -281,17 +285,6 @@ impl<E: StorageEngine> PartitionMachine<E> {
         }
     }
 
-    /// Whether no live entry follows `after`.
-    fn nothing_after(&self, after: Option<&[u8]>) -> Result<bool> {
-        let start = after.map_or(Bound::Unbounded, |key| Bound::Excluded(key.to_vec()));
-        let next = self.engine.scan(
-            &KeyRange::new(start, Bound::Unbounded),
-            ScanDirection::Forward,
-            2,
-        )?;
-        Ok(next.iter().all(|(key, _)| key == APPLIED_INDEX_KEY))
-    }
-
     /// Restores from a whole-partition snapshot, as logs written before
     /// checkpoints hold them: kept as it is where the engine is ahead.
     fn restore_old_snapshot(&mut self, mut r: Reader<'_>) -> std::result::Result<(), DecodeError> {
@@ -300,7 +293,7 @@ impl<E: StorageEngine> PartitionMachine<E> {
             return Ok(());
         }
         let count = r.count(
-            PARTITION_SNAPSHOT_BYTES_MAX / SNAPSHOT_ENTRY_BYTES_MIN,
+            PARTITION_SNAPSHOT_BYTES_MAX / PAIR_BYTES_MIN,
             "snapshot entries",
         )?;
         let mut entries = Vec::with_capacity(count.min(ENGINE_CHUNK_ITEMS));
@@ -317,52 +310,6 @@ impl<E: StorageEngine> PartitionMachine<E> {
             self.failure = Some(e.to_string());
             DecodeError(format!("the engine failed during a restore: {e}"))
         })
-    }
-
-    fn answer(&self, query: &[u8]) -> std::result::Result<Vec<u8>, String> {
-        let mut r = Reader::new(query);
-        let mut w = Writer::new();
-        w.u8(REPLY_OK);
-        match r.u8().map_err(|e| e.to_string())? {
-            QUERY_GET => {
-                let key = r.bytes().map_err(|e| e.to_string())?;
-                r.finish().map_err(|e| e.to_string())?;
-                let value = if key == APPLIED_INDEX_KEY {
-                    None
-                } else {
-                    self.engine.get(&key).map_err(|e| e.to_string())?
-                };
-                match value {
-                    None => w.u8(0),
-                    Some(value) => w.u8(1).bytes(&value),
-                };
-            }
-            QUERY_SCAN => {
-                let start = read_bound(&mut r)?;
-                let end = read_bound(&mut r)?;
-                let direction = match r.u8().map_err(|e| e.to_string())? {
-                    0 => ScanDirection::Forward,
-                    _ => ScanDirection::Reverse,
-                };
-                let limit =
-                    usize::try_from(r.u64().map_err(|e| e.to_string())?).unwrap_or(usize::MAX);
-                r.finish().map_err(|e| e.to_string())?;
-                let range = KeyRange::new(start, end);
-                // One more than asked: the applied record may be among them.
-                let mut entries = self
-                    .engine
-                    .scan(&range, direction, limit.saturating_add(1))
-                    .map_err(|e| e.to_string())?;
-                entries.retain(|(key, _)| key != APPLIED_INDEX_KEY);
-                entries.truncate(limit);
-                w.u32(entries.len() as u32);
-                for (key, value) in &entries {
-                    w.bytes(key).bytes(value);
-                }
-            }
-            other => return Err(format!("unknown query {other}")),
-        }
-        Ok(w.into_bytes())
     }
 }
 
@@ -417,7 +364,7 @@ impl<E: StorageEngine> StateMachine for PartitionMachine<E> {
         if let Some(reason) = &self.failure {
             return reply_error(REPLY_FAILED, reason);
         }
-        match self.answer(query) {
+        match answer(&self.engine, query) {
             Ok(reply) => reply,
             Err(reason) => reply_error(REPLY_FAILED, &reason),
         }
@@ -480,43 +427,23 @@ impl<E: StorageEngine> StateMachine for PartitionMachine<E> {
         if let Some(reason) = &self.failure {
             return Err(SnapshotError(reason.clone()));
         }
-        let failed = |e: StorageError| SnapshotError(e.to_string());
-        let mut start = after.map_or(Bound::Unbounded, |key| Bound::Excluded(key.to_vec()));
         let (mut pairs, mut bytes): (Vec<KeyValue>, usize) = (Vec::new(), 0);
-        // Each turn reads a full scan or ends: bounded by the entry count.
-        let done = loop {
-            let range = KeyRange::new(start.clone(), Bound::Unbounded);
-            let scan = self
-                .engine
-                .scan(&range, ScanDirection::Forward, ENGINE_CHUNK_ITEMS)
-                .map_err(failed)?;
-            let full = scan.len() == ENGINE_CHUNK_ITEMS;
-            let Some(last) = scan.last().map(|(key, _)| key.clone()) else {
-                break true;
-            };
-            let mut budget_spent = false;
-            for (key, value) in scan {
-                if key == APPLIED_INDEX_KEY {
-                    continue;
-                }
+        // The budget is found spent only at an entry that does not fit:
+        // so a chunk is the last one exactly when none was left out.
+        let mut budget_spent = false;
+        self.for_each_chunk(after, |entries| {
+            for (key, value) in entries {
                 if !pairs.is_empty() && bytes >= bytes_max {
                     budget_spent = true;
-                    break;
+                    return Ok(false);
                 }
                 bytes += key.len() + value.len();
                 pairs.push((key, value));
             }
-            if budget_spent {
-                break false;
-            }
-            if !full {
-                break true;
-            }
-            start = Bound::Excluded(last);
-        };
-        // Where the budget ran out, more may follow, or only the record.
+            Ok(true)
+        })
+        .map_err(|e| SnapshotError(e.to_string()))?;
         let last_key = pairs.last().map(|(key, _)| key.clone());
-        let done = done || self.nothing_after(last_key.as_deref()).map_err(failed)?;
         let mut w = Writer::new();
         encode_pairs(
             &mut w,
@@ -525,7 +452,7 @@ impl<E: StorageEngine> StateMachine for PartitionMachine<E> {
         Ok(Chunk {
             data: w.into_bytes(),
             last_key,
-            done,
+            done: !budget_spent,
         })
     }
 
@@ -612,7 +539,7 @@ fn decode_applied(bytes: &[u8]) -> Result<Applied> {
 /// A chunk's pairs, refusing the reserved key.
 fn decode_chunk(data: &[u8]) -> std::result::Result<Vec<KeyValue>, DecodeError> {
     let mut r = Reader::new(data);
-    let pairs = decode_pairs(&mut r, data.len() / SNAPSHOT_ENTRY_BYTES_MIN)?;
+    let pairs = decode_pairs(&mut r, data.len() / PAIR_BYTES_MIN)?;
     r.finish()?;
     if pairs.iter().any(|(key, _)| key == APPLIED_INDEX_KEY) {
         return Err(DecodeError("a chunk holds the reserved key".into()));
@@ -623,116 +550,59 @@ fn decode_chunk(data: &[u8]) -> std::result::Result<Vec<KeyValue>, DecodeError> 
 /// How the applied record is named in a corruption report.
 const APPLIED_INDEX_KEY_NAME: &str = "the applied-index record";
 
-fn reply_error(kind: u8, reason: &str) -> Vec<u8> {
-    let mut out = vec![kind];
-    out.extend_from_slice(reason.as_bytes());
-    out
-}
-
-fn write_bound(w: &mut Writer, bound: &Bound<Vec<u8>>) {
-    match bound {
-        Bound::Unbounded => w.u8(0),
-        Bound::Included(key) => w.u8(1).bytes(key),
-        Bound::Excluded(key) => w.u8(2).bytes(key),
-    };
-}
-
-fn read_bound(r: &mut Reader<'_>) -> std::result::Result<Bound<Vec<u8>>, String> {
+/// Answers `query` from `engine`, hiding the applied record.
+pub(super) fn answer<E: StorageEngine>(
+    engine: &E,
+    query: &[u8],
+) -> std::result::Result<Vec<u8>, String> {
+    let mut r = Reader::new(query);
+    let mut w = Writer::new();
+    w.u8(REPLY_OK);
     match r.u8().map_err(|e| e.to_string())? {
-        0 => Ok(Bound::Unbounded),
-        1 => Ok(Bound::Included(r.bytes().map_err(|e| e.to_string())?)),
-        2 => Ok(Bound::Excluded(r.bytes().map_err(|e| e.to_string())?)),
-        other => Err(format!("unknown bound {other}")),
+        QUERY_GET => {
+            let key = r.bytes().map_err(|e| e.to_string())?;
+            r.finish().map_err(|e| e.to_string())?;
+            let value = if key == APPLIED_INDEX_KEY {
+                None
+            } else {
+                engine.get(&key).map_err(|e| e.to_string())?
+            };
+            match value {
+                None => w.u8(0),
+                Some(value) => w.u8(1).bytes(&value),
+            };
+        }
+        QUERY_SCAN => {
+            let start = read_bound(&mut r)?;
+            let end = read_bound(&mut r)?;
+            let direction = match r.u8().map_err(|e| e.to_string())? {
+                0 => ScanDirection::Forward,
+                _ => ScanDirection::Reverse,
+            };
+            let limit = usize::try_from(r.u64().map_err(|e| e.to_string())?).unwrap_or(usize::MAX);
+            r.finish().map_err(|e| e.to_string())?;
+            let range = KeyRange::new(start, end);
+            // One more than asked: the applied record may be among them.
+            let mut entries = engine
+                .scan(&range, direction, limit.saturating_add(1))
+                .map_err(|e| e.to_string())?;
+            entries.retain(|(key, _)| key != APPLIED_INDEX_KEY);
+            entries.truncate(limit);
+            w.u32(entries.len() as u32);
+            for (key, value) in &entries {
+                w.bytes(key).bytes(value);
+            }
+        }
+        other => return Err(format!("unknown query {other}")),
     }
-}
-
-/// The query "the value of `key`".
-pub fn get_query(key: &[u8]) -> Vec<u8> {
-    let mut w = Writer::new();
-    w.u8(QUERY_GET).bytes(key);
-    w.into_bytes()
-}
-
-/// The query "up to `limit` entries of `range` in `direction`".
-pub fn scan_query(range: &KeyRange, direction: ScanDirection, limit: usize) -> Vec<u8> {
-    let mut w = Writer::new();
-    w.u8(QUERY_SCAN);
-    write_bound(&mut w, &range.start);
-    write_bound(&mut w, &range.end);
-    w.u8(match direction {
-        ScanDirection::Forward => 0,
-        ScanDirection::Reverse => 1,
-    })
-    .u64(limit as u64);
-    w.into_bytes()
-}
-
-/// The error a non-OK reply stands for.
-fn reply_failure(reply: &[u8]) -> StorageError {
-    let reason = String::from_utf8_lossy(reply.get(1..).unwrap_or_default()).into_owned();
-    match reply.first() {
-        Some(&REPLY_REJECTED) => StorageError::InvalidBatch { reason },
-        _ => StorageError::Failed {
-            reason: format!("a replica's engine failed: {reason}"),
-        },
-    }
-}
-
-fn garbled(what: &str, e: DecodeError) -> StorageError {
-    StorageError::Failed {
-        reason: format!("a garbled {what} reply from a replica: {e}"),
-    }
-}
-
-/// The result of applying a write, from its reply.
-pub fn decode_write_reply(reply: &[u8]) -> Result<()> {
-    match reply {
-        [REPLY_OK] => Ok(()),
-        _ => Err(reply_failure(reply)),
-    }
-}
-
-/// The answer to a [`get_query`].
-pub fn decode_get_reply(reply: &[u8]) -> Result<Option<Vec<u8>>> {
-    if reply.first() != Some(&REPLY_OK) {
-        return Err(reply_failure(reply));
-    }
-    let mut r = Reader::new(reply.get(1..).unwrap_or_default());
-    let value = match r.u8().map_err(|e| garbled("get", e))? {
-        0 => None,
-        _ => Some(r.bytes().map_err(|e| garbled("get", e))?),
-    };
-    r.finish().map_err(|e| garbled("get", e))?;
-    Ok(value)
-}
-
-/// Whether a query's answer is a success (not a failed engine's or a
-/// refused query's error), without decoding it.
-pub fn is_ok_reply(reply: &[u8]) -> bool {
-    reply.first() == Some(&REPLY_OK)
-}
-
-/// The answer to a [`scan_query`].
-pub fn decode_scan_reply(reply: &[u8]) -> Result<Vec<KeyValue>> {
-    if reply.first() != Some(&REPLY_OK) {
-        return Err(reply_failure(reply));
-    }
-    let mut r = Reader::new(reply.get(1..).unwrap_or_default());
-    let count = r
-        .count(reply.len() / SNAPSHOT_ENTRY_BYTES_MIN, "scan entries")
-        .map_err(|e| garbled("scan", e))?;
-    let mut entries = Vec::with_capacity(count);
-    for _ in 0..count {
-        let key = r.bytes().map_err(|e| garbled("scan", e))?;
-        let value = r.bytes().map_err(|e| garbled("scan", e))?;
-        entries.push((key, value));
-    }
-    r.finish().map_err(|e| garbled("scan", e))?;
-    Ok(entries)
+    Ok(w.into_bytes())
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::query::{
+        decode_get_reply, decode_scan_reply, decode_write_reply, get_query, scan_query,
+    };
     use super::*;
     use step01_kv::store::{KvOptions, KvStore, encode_batch};
     use step01_kv::wal::FsyncPolicy;
